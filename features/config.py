@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from features.params import Frozen
 
@@ -35,22 +37,63 @@ class PrefixRule(Frozen):
     """A line is cancelled when ``column`` starts with ``prefix``."""
 
     column: str
-    prefix: str
+    prefix: str = Field(min_length=1)
 
 
 class StatusRules(Frozen):
-    """How a line's status is read (first match wins, else ``completed``)."""
+    """How a line's status is read.
+
+    Checked in this order: ``cancelled_prefix`` (-> cancelled); the mapped ``status``
+    column through ``value_map`` (keys compared trimmed and case-insensitively; the
+    canonical names themselves always map to themselves; ``""`` stands for a blank
+    cell; a value with no mapping quarantines the line as ``unknown_status``); then a
+    negative quantity (a negative amount when quantity is unmapped) -> returned;
+    otherwise completed. A ``returned``/``cancelled`` value from the map wins over the
+    sign, a ``completed`` one does not: ERPs often mark a finished refund "Completed".
+    """
 
     cancelled_prefix: PrefixRule | None = None
     value_map: dict[str, Status] = Field(default_factory=dict)
     negative_quantity_is_return: bool = True
 
+    @field_validator("value_map")
+    @classmethod
+    def _normalised_keys(cls, value: dict[str, Status]) -> dict[str, Status]:
+        normalised: dict[str, Status] = {}
+        for key, status in value.items():
+            norm = key.strip().lower()
+            if normalised.get(norm, status) != status:
+                raise ValueError(f"value_map key {key!r} maps two ways once case is ignored")
+            normalised[norm] = status
+        return normalised
+
 
 class NonProductCodes(Frozen):
-    """Lines whose ``column`` matches ``regex`` are fees/postage, not products."""
+    """Lines whose ``column`` is one of ``codes`` or matches ``regex`` are not products.
+
+    Fees, postage, manual adjustments: they are quarantined as ``non_product_code``.
+    ``regex`` is RE2 syntax and searched (anchor it with ``^...$`` for a full match).
+    """
 
     column: str | None = None
+    codes: tuple[str, ...] = ()
     regex: str | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _column_when_rules(self) -> NonProductCodes:
+        if (self.codes or self.regex) and self.column is None:
+            raise ValueError("set 'column' when 'codes' or 'regex' is given")
+        return self
 
 
 class DataParams(Frozen):
@@ -58,13 +101,33 @@ class DataParams(Frozen):
 
     source: str
     format: Literal["auto", "csv", "parquet"] = "auto"
-    csv_delimiter: str = ","
+    csv_delimiter: str = Field(",", min_length=1, max_length=4)
+    csv_encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    decimal_separator: Literal[".", ","] = "."
     columns: ColumnMap
     date_format: str | None = None
     status: StatusRules = StatusRules()
     non_product_codes: NonProductCodes = NonProductCodes()
     data_end: str | None = None
     max_quarantine_share: float = Field(0.35, ge=0.0, le=1.0)
+    memory_limit: str = "1GB"
+
+    @field_validator("date_format")
+    @classmethod
+    def _has_directive(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(f"date_format {value!r} has no strptime directive such as %Y")
+        return value
+
+    @field_validator("data_end")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError(f"data_end {value!r} is not an ISO date or datetime") from exc
+        return value
 
 
 class ValueTiers(Frozen):
@@ -80,6 +143,23 @@ class ValueTiers(Frozen):
         return self
 
 
+class DuckDBSettings(Frozen):
+    """DuckDB resources: a memory cap and a spill directory so big inputs spill."""
+
+    memory_limit: str = "2GB"
+    temp_directory: str | None = None
+    threads: int | None = Field(default=None, gt=0)
+
+
+class SparkSettings(Frozen):
+    """PySpark session settings (local mode by default)."""
+
+    master: str = "local[2]"
+    shuffle_partitions: int = Field(default=4, gt=0)
+    driver_memory: str = "2g"
+    log_level: Literal["ERROR", "WARN", "INFO"] = "ERROR"
+
+
 class FeatureParams(Frozen):
     """The ``features`` section: engine, label horizon, cutoff schedule, knobs."""
 
@@ -88,6 +168,10 @@ class FeatureParams(Frozen):
     lookback_days: int = Field(365, gt=0)
     cutoff_step_days: int = Field(30, gt=0)
     n_cutoffs: int = Field(8, gt=0)
+    min_history_days: int = Field(60, ge=0)
     single_order_gap_days: float = Field(90.0, gt=0)
+    min_usual_gap_days: float = Field(1.0, gt=0)
     regular_category_min_orders: int = Field(3, gt=0)
     value_tiers: ValueTiers
+    duckdb: DuckDBSettings = DuckDBSettings()
+    spark: SparkSettings = SparkSettings()

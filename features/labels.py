@@ -1,0 +1,55 @@
+"""Churn population and label (DESIGN.md "Churn definition").
+
+Population at cutoff ``T``: customers with at least one completed order in
+``[T - lookback_days, T)``. Label: 1 when the customer has no completed order in
+``[T, T + horizon_days)``, else 0. Only the label looks at rows at or after ``T``.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from features.config import FeatureParams
+
+SECONDS_PER_DAY = 86400.0
+KEYS = ("customer_id", "cutoff")
+
+
+def in_population(order_aggregates: ir.Table, params: FeatureParams) -> ir.Table:
+    """Keep (customer, cutoff) rows whose last completed order is within the lookback.
+
+    ``last_age`` is ``T`` minus the last completed order time, in days; the order lies in
+    ``[T - lookback, T)`` exactly when ``last_age <= lookback``.
+    """
+    return order_aggregates.filter(order_aggregates.last_age <= params.lookback_days)
+
+
+def future_orders(orders: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
+    """(customer, cutoff) pairs with a completed line in ``[T, T+H)``: ``has_future``."""
+    done = orders.filter(orders.status == "completed")
+    lead = done.order_ts.epoch_seconds().cast("float64") - cutoffs.cutoff.epoch_seconds().cast(
+        "float64"
+    )
+    horizon = params.horizon_days * SECONDS_PER_DAY
+    j = done.join(cutoffs, (done.order_ts >= cutoffs.cutoff) & (lead < horizon))
+    return j.group_by(list(KEYS)).aggregate(has_future=j.count())
+
+
+def label_column(has_future: ir.IntegerValue) -> ir.IntegerValue:
+    """1 (churned) when the left join found no future order, else 0."""
+    return ibis.ifelse(has_future.isnull(), 1, 0).cast("int8")
+
+
+def label_summary(snapshots: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows and label rate per cutoff, for the features report."""
+    grouped = snapshots.groupby("cutoff", sort=True)["label"]
+    return [
+        {
+            "cutoff": pd.Timestamp(str(cutoff)).isoformat(),
+            "rows": int(labels.size),
+            "label_rate": float(labels.mean()),
+        }
+        for cutoff, labels in grouped
+    ]
