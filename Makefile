@@ -6,6 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# DVC stages run `python -m ...`: make that the venv's interpreter.
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
 
 .PHONY: install run test lint typecheck pytest serve mlflow-ui bench lock clean
 
