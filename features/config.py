@@ -101,7 +101,7 @@ class DataParams(Frozen):
 
     source: str
     format: Literal["auto", "csv", "parquet"] = "auto"
-    csv_delimiter: str = Field(",", min_length=1, max_length=4)
+    csv_delimiter: str = Field(default=",", min_length=1, max_length=4)
     csv_encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
     decimal_separator: Literal[".", ","] = "."
     columns: ColumnMap
@@ -109,7 +109,7 @@ class DataParams(Frozen):
     status: StatusRules = StatusRules()
     non_product_codes: NonProductCodes = NonProductCodes()
     data_end: str | None = None
-    max_quarantine_share: float = Field(0.35, ge=0.0, le=1.0)
+    max_quarantine_share: float = Field(default=0.35, ge=0.0, le=1.0)
     memory_limit: str = "1GB"
 
     @field_validator("date_format")

@@ -1,0 +1,153 @@
+"""SQL that maps source columns to the canonical schema and gives each line a verdict.
+
+Both the batch stage (``features.ingest``) and the online check of API records
+(``features.ingest_records``) run the SQL built here, so one rule set decides what is
+clean. A line gets the first quarantine reason that applies, in the order of
+:data:`REASONS`; a line with no reason is clean. Parsed values live in columns named
+``__c_*`` so they never clash with source columns (an export may already use
+canonical names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from features.config import DataParams
+from features.ingest_source import FILE_COL, ROW_COL, IngestError, ident, literal
+
+REASONS: tuple[str, ...] = (
+    "missing_customer_id",
+    "bad_timestamp",
+    "bad_number",
+    "unknown_status",
+    "nonpositive_price",
+    "duplicate_line",
+    "non_product_code",
+    "after_data_end",
+)
+STATUSES: tuple[str, ...] = ("completed", "returned", "cancelled")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("quantity", "product_id", "category")
+_FLOATS = {"DOUBLE", "FLOAT", "REAL"}
+_INTS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
+_INTS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One quarantine check: a SQL condition and the source column it blames."""
+
+    reason: str
+    condition: str
+    column: str
+
+
+def _kind(dtype: str) -> str:
+    """Coarse family of a DuckDB type name: text, int, float, decimal, ts, date, other."""
+    if dtype == "VARCHAR":
+        return "text"
+    if dtype in _INTS:
+        return "int"
+    if dtype in _FLOATS:
+        return "float"
+    if dtype.startswith("DECIMAL"):
+        return "decimal"
+    if dtype.startswith("TIMESTAMP"):
+        return "ts"
+    return "date" if dtype == "DATE" else "other"
+
+
+def text_expr(column: str, dtype: str) -> str:
+    """Trimmed text, blank -> NULL; integral floats lose their ``.0`` (ids stored as float)."""
+    col = ident(column)
+    if _kind(dtype) == "float":
+        return (
+            f"CASE WHEN isfinite({col}) AND {col} = trunc({col}) AND abs({col}) < 1e18 "
+            f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END"
+        )
+    return f"nullif(trim(CAST({col} AS VARCHAR)), '')"
+
+
+def customer_expr(column: str, dtype: str) -> str:
+    """Customer id as text; ``"17850.0"`` becomes ``"17850"`` so CRM ids still match."""
+    base = text_expr(column, dtype)
+    if _kind(dtype) != "text":
+        return base
+    return (
+        f"CASE WHEN {base} LIKE '%.0' THEN regexp_replace({base}, '^(-?[0-9]+)\\.0+$', '\\1') "
+        f"ELSE {base} END"
+    )
+
+
+def number_expr(column: str, dtype: str, decimal_separator: str) -> str:
+    """A DOUBLE, NULL when the cell is blank or not a number (NaN/inf stay as parsed)."""
+    col = ident(column)
+    kind = _kind(dtype)
+    if kind in ("int", "float", "decimal"):
+        return f"CAST({col} AS DOUBLE)"
+    text = col if kind == "text" else f"CAST({col} AS VARCHAR)"
+    if decimal_separator == ",":
+        text = f"replace({text}, ',', '.')"
+    return f"TRY_CAST({text} AS DOUBLE)"
+
+
+def blank_expr(column: str, dtype: str) -> str:
+    """True when the cell is NULL or blank text."""
+    col = ident(column)
+    if _kind(dtype) == "text":
+        return f"(nullif(trim({col}), '') IS NULL)"
+    return f"({col} IS NULL)"
+
+
+def timestamp_expr(column: str, dtype: str, date_format: str | None) -> str:
+    """A naive TIMESTAMP, NULL when unparsable; typed timestamps/dates pass through."""
+    col = ident(column)
+    kind = _kind(dtype)
+    if kind in ("ts", "date"):
+        return f"CAST({col} AS TIMESTAMP)"
+    if date_format is not None:
+        return f"try_strptime(trim(CAST({col} AS VARCHAR)), {literal(date_format)})"
+    if kind != "text":
+        raise IngestError(
+            f"order_ts column {column!r} has type {dtype}: set data.date_format "
+            "(e.g. '%Y%m%d' for 20110131) to say how to read it"
+        )
+    return f"TRY_CAST(trim({col}) AS TIMESTAMP)"
+
+
+def mapped_status_expr(column: str, value_map: Mapping[str, str]) -> str:
+    """The status column through ``value_map`` (canonical names map to themselves)."""
+    mapping = {s: s for s in STATUSES} | dict(value_map)
+    whens = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in mapping.items())
+    return f"CASE lower(trim(coalesce(CAST({ident(column)} AS VARCHAR), ''))) {whens} END"
+
+
+def non_product_expr(params: DataParams) -> str:
+    """True for fee/postage/adjustment lines (codes list or regex on one column)."""
+    rules = params.non_product_codes
+    if rules.column is None or not (rules.codes or rules.regex):
+        return "false"
+    text = f"CAST({ident(rules.column)} AS VARCHAR)"
+    tests = []
+    if rules.codes:
+        tests.append(f"trim({text}) IN ({', '.join(literal(c) for c in rules.codes)})")
+    if rules.regex:
+        tests.append(f"regexp_matches({text}, {literal(rules.regex)})")
+    return f"coalesce({' OR '.join(tests)}, false)"
+
+
+def data_end_condition(data_end: str | None) -> str | None:
+    """SQL for "after the declared end"; a date-only value includes that whole day."""
+    if data_end is None:
+        return None
+    end = datetime.fromisoformat(data_end)
+    if len(data_end.strip()) <= 10:
+        bound = (end + timedelta(days=1)).isoformat(sep=" ")
+        return f"__c_order_ts >= TIMESTAMP {literal(bound)}"
+    return f"__c_order_ts > TIMESTAMP {literal(end.isoformat(sep=' '))}"
+
+
+def row_key(prefix: str = "") -> str:
+    """One BIGINT per source line: file index in the high bits, row in the low 40."""
+    return f"(CAST({prefix}{FILE_COL} AS BIGINT) << 40 | {prefix}{ROW_COL})"
