@@ -1,0 +1,109 @@
+"""Number formatting and reason sentences in ``en`` and ``zh-CN``.
+
+Sentences come from the catalog templates (:mod:`features.catalog`), filled with
+numbers formatted by the feature's unit:
+
+- ``days`` and counts (``orders``, ``products``, ``categories``): whole numbers
+  (a median can be a half, shown with one decimal);
+- ``currency``: thousands separators, no decimals from 10 up (and for 0), two below;
+- ``ratio`` (e.g. the overdue ratio): one decimal, ``4.1``;
+- ``share``: a percentage with one decimal, ``3.2%``;
+- ``tier``: the tier name (``low``/``medium``/``high``, ``低``/``中``/``高``).
+
+``{pct}`` is ``value * 100`` with its sign kept: the catalog docstring says
+``abs(value) * 100``, but a template such as "Spend ... changed {pct}%" would then read
+the same for a fall and a rise, so a decline renders as ``-62``. Missing numbers render
+as ``n/a`` / ``不详`` rather than ``nan``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from features.catalog import BY_NAME, TIER_NAMES, Feature
+
+LANGS: tuple[str, ...] = ("en", "zh-CN")
+_MISSING = {"en": "n/a", "zh-CN": "不详"}
+_TIER_ZH = {"low": "低", "medium": "中", "high": "高"}
+_COUNT_UNITS = {"orders", "products", "categories"}
+
+# What an "own" reference of a feature is measured in (the value's unit otherwise).
+OWN_REFERENCE_UNIT: dict[str, str] = {
+    "overdue_ratio": "days",
+    "orders_trend_90d": "orders",
+    "spend_trend_90d": "currency",
+    "aov_trend_90d": "currency",
+}
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+
+
+def format_number(value: float, unit: str, lang: str = "en") -> str:
+    """Format ``value`` for a sentence according to the catalog ``unit``."""
+    _check_lang(lang)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _MISSING[lang]
+    v = float(value)
+    if unit == "days":
+        return f"{v:,.0f}"
+    if unit in _COUNT_UNITS:
+        return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
+    if unit == "currency":
+        return f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.2f}"
+    if unit == "share":
+        return f"{v * 100:.1f}%"
+    if unit == "tier":
+        name = TIER_NAMES[min(max(round(v), 0), len(TIER_NAMES) - 1)]
+        return _TIER_ZH[name] if lang == "zh-CN" else name
+    return f"{v:,.1f}"  # ratio and anything else
+
+
+def format_pct(value: float, lang: str = "en") -> str:
+    """``value * 100`` with sign, one decimal below 10 and none from 10 up."""
+    if value is None or math.isnan(value):
+        return _MISSING[lang]
+    pct = float(value) * 100.0
+    return f"{pct:.0f}" if abs(pct) >= 10 else f"{pct:.1f}"
+
+
+def reference_unit(feature: Feature) -> str:
+    """Unit of the reference a feature is compared with in its sentence."""
+    if feature.reference == "own":
+        return OWN_REFERENCE_UNIT.get(feature.name, feature.unit)
+    return feature.unit
+
+
+def template_fields(feature: Feature, value: float, reference: float, lang: str) -> dict[str, str]:
+    """The four template fields (``value``, ``reference``, ``ratio``, ``pct``), formatted."""
+    ratio = math.nan
+    if not (math.isnan(value) or math.isnan(reference)) and reference != 0:
+        ratio = value / reference
+    return {
+        "value": format_number(value, feature.unit, lang),
+        "reference": format_number(reference, reference_unit(feature), lang),
+        "ratio": format_number(ratio, "ratio", lang),
+        "pct": format_pct(value, lang),
+    }
+
+
+def render_sentence(feature_name: str, value: float, reference: float, lang: str = "en") -> str:
+    """The catalog sentence of ``feature_name`` with real numbers, in ``lang``."""
+    _check_lang(lang)
+    feature = BY_NAME.get(feature_name)
+    if feature is None:
+        raise KeyError(f"feature {feature_name!r} is not in the catalog")
+    template = feature.template_en if lang == "en" else feature.template_zh
+    return template.format(**template_fields(feature, float(value), float(reference), lang))
+
+
+def render_many(
+    feature_name: str, values: Sequence[float], references: Sequence[float], lang: str
+) -> list[str]:
+    """:func:`render_sentence` over aligned sequences (one feature, many customers)."""
+    return [
+        render_sentence(feature_name, v, r, lang) for v, r in zip(values, references, strict=True)
+    ]

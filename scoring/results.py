@@ -1,0 +1,243 @@
+"""Score customers: probability, risk level, revenue at risk, reasons, triggered rules.
+
+:func:`score_customers` is the one function batch scoring (``scoring.score``) and the
+API (serving) call, so both return identical rows for the same model and features.
+
+Output columns (one row per input row, input order kept):
+
+``customer_id``, ``churn_probability`` (calibrated), ``risk_level`` (low/medium/high),
+``value_tier`` (low/medium/high), ``revenue_at_risk``, ``reasons``, ``triggered_rules``,
+``as_of`` (the snapshot cutoff), ``model_version``, then for audit
+``base_probability`` and ``impact_<FAMILY>`` (probability points; base + impacts ==
+churn_probability) and ``reason_codes_version``.
+
+``reasons`` and ``triggered_rules`` are Arrow-backed list-of-struct columns (compact for
+millions of rows); reading one cell gives a plain ``list[dict]``:
+reasons ``{code, family, impact, feature, value, reference, text_en, text_zh}``,
+rules ``{code, text_en, text_zh}``. ``value``/``reference`` are ``None`` when missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from scoring.config import ScoreConfig
+from scoring.contributions import tree_contributions
+from scoring.model import ChurnModel
+from scoring.reasons import (
+    PROTECTIVE_CODES,
+    REASON_CODES,
+    REASON_CODES_VERSION,
+    FamilyMap,
+    ReasonTable,
+    family_contributions,
+    family_map,
+    reference_matrix,
+    resolve_reference,
+    select_reasons,
+    shapley_impacts,
+)
+from scoring.render import render_many
+from scoring.risk import revenue_at_risk, risk_levels, tier_names
+from scoring.rules import BY_CODE, RulesParams, evaluate_rules, render_rule
+
+logger = logging.getLogger(__name__)
+
+REASON_TYPE = pa.struct(
+    [
+        ("code", pa.string()),
+        ("family", pa.string()),
+        ("impact", pa.float64()),
+        ("feature", pa.string()),
+        ("value", pa.float64()),
+        ("reference", pa.float64()),
+        ("text_en", pa.string()),
+        ("text_zh", pa.string()),
+    ]
+)
+RULE_TYPE = pa.struct([("code", pa.string()), ("text_en", pa.string()), ("text_zh", pa.string())])
+_PROTECTIVE_PREFIX = {"en": "Lowers risk: ", "zh-CN": "降低风险："}
+REQUIRED_COLUMNS = ("customer_id", "cutoff", "spend_365d", "value_tier")
+
+
+def _check_columns(snapshot: pd.DataFrame, model: ChurnModel) -> None:
+    missing = [c for c in (*REQUIRED_COLUMNS, *model.feature_names) if c not in snapshot]
+    if missing:
+        raise KeyError(f"snapshot lacks required columns: {missing}")
+
+
+def _texts(
+    table: ReasonTable,
+    flat: tuple[NDArray[np.intp], ...],
+    names: tuple[str, ...],
+    lang: str,
+) -> NDArray[np.object_]:
+    """Sentences of the selected reasons, rendered one feature at a time."""
+    feat = table.feature[flat]
+    out = np.empty(len(feat), dtype=object)
+    for j in np.unique(feat):
+        sel = feat == j
+        out[sel] = render_many(names[j], table.value[flat][sel], table.reference[flat][sel], lang)
+    prot = table.protective[flat[0]]
+    if prot.any():
+        out[prot] = [_PROTECTIVE_PREFIX[lang] + t for t in out[prot]]
+    return out
+
+
+def reasons_column(table: ReasonTable, fmap: FamilyMap, names: tuple[str, ...]) -> pa.ListArray:
+    """The reasons as an Arrow list<struct> column (row-major, best reason first)."""
+    flat = np.nonzero(table.family >= 0)  # row-major, so each row's reasons stay in order
+    fam = table.family[flat]
+    prot = table.protective[flat[0]]
+    fam_names = np.array([f.value for f in fmap.families], dtype=object)
+    risk_codes = np.array([REASON_CODES[f] for f in fmap.families], dtype=object)
+    prot_codes = np.array([PROTECTIVE_CODES[f] for f in fmap.families], dtype=object)
+    codes = np.where(prot, prot_codes[fam], risk_codes[fam]) if len(fam) else fam.astype(object)
+    structs = pa.StructArray.from_arrays(
+        [
+            pa.array(codes, pa.string()),
+            pa.array(fam_names[fam], pa.string()),
+            pa.array(table.impact[flat], pa.float64()),
+            pa.array(np.asarray(names, dtype=object)[table.feature[flat]], pa.string()),
+            pa.array(table.value[flat], pa.float64(), from_pandas=True),
+            pa.array(table.reference[flat], pa.float64(), from_pandas=True),
+            pa.array(_texts(table, flat, names, "en"), pa.string()),
+            pa.array(_texts(table, flat, names, "zh-CN"), pa.string()),
+        ],
+        fields=list(REASON_TYPE),
+    )
+    counts = (table.family >= 0).sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), structs)
+
+
+def rules_column(snapshot: pd.DataFrame, rules_params: RulesParams) -> pa.ListArray:
+    """Triggered vendor rules per row as an Arrow list<struct<code, text_en, text_zh>>."""
+    fired = evaluate_rules(snapshot, rules_params)
+    per_row: list[list[dict[str, str]]] = [[] for _ in range(len(snapshot))]
+    for code in fired.columns:
+        positions = np.flatnonzero(fired[code].to_numpy(bool))
+        if not len(positions):
+            continue
+        records: list[dict[str, Any]] = [
+            {str(k): v for k, v in rec.items()}
+            for rec in snapshot.iloc[positions][list(BY_CODE[code].requires)].to_dict("records")
+        ]
+        for pos, row in zip(positions, records, strict=True):
+            per_row[pos].append(
+                {
+                    "code": code,
+                    "text_en": render_rule(code, row, rules_params, "en"),
+                    "text_zh": render_rule(code, row, rules_params, "zh-CN"),
+                }
+            )
+    return pa.array(per_row, pa.list_(RULE_TYPE))
+
+
+def score_customers(
+    model: ChurnModel,
+    snapshot: pd.DataFrame,
+    params: ScoreConfig,
+    rules_params: RulesParams,
+    top_k: int,
+    *,
+    reference: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Score every row of ``snapshot`` (customer_id, cutoff, catalog features).
+
+    Parameters
+    ----------
+    model:
+        The loaded bundle.
+    snapshot:
+        Feature rows as written by the features stage (``latest.parquet``) or by the
+        online feature code; needs ``customer_id``, ``cutoff``, the model's features,
+        ``spend_365d`` and ``value_tier``.
+    params:
+        :class:`scoring.config.ScoreConfig` (``reasons``, ``risk``, ``score`` sections).
+    rules_params:
+        The ``rules`` section (:class:`scoring.rules.RulesParams`).
+    top_k:
+        Maximum number of reasons per customer.
+    reference:
+        Population reference values; defaults to the bundle's medians completed from
+        ``snapshot``. Pass :func:`scoring.reasons.resolve_reference` of the full batch
+        when scoring a handful of customers, so their sentences cite the same medians.
+    """
+    _check_columns(snapshot, model)
+    names = model.feature_names
+    x = model.matrix(snapshot)
+    probability = model.calibrator.transform(np.asarray(model.booster.predict(x, raw_score=True)))
+    contrib = tree_contributions(
+        model.booster, x, params.score.contrib_method, params.score.dedup_min_rows
+    )
+    fmap = family_map(names)
+    impacts, base = shapley_impacts(
+        family_contributions(contrib, fmap),
+        contrib[:, -1],
+        model.calibrator,
+        params.score.impact_chunk_rows,
+    )
+    tiers = tier_names(snapshot["value_tier"])
+    levels = risk_levels(probability, tiers, params.risk)
+    population = (
+        reference if reference is not None else resolve_reference(model.reference, snapshot, names)
+    )
+    table = select_reasons(
+        impacts,
+        contrib,
+        x,
+        reference_matrix(snapshot, names, population),
+        fmap,
+        low_risk=levels == "low",
+        top_k=top_k,
+        min_impact=params.reasons.min_impact,
+        protective=params.reasons.low_risk_mode == "protective",
+    )
+    reasons = reasons_column(table, fmap, names)
+    rules = rules_column(snapshot, rules_params)
+    out = pd.DataFrame(
+        {
+            "customer_id": snapshot["customer_id"].astype(str).to_numpy(),
+            "churn_probability": probability,
+            "risk_level": levels,
+            "value_tier": tiers,
+            "revenue_at_risk": revenue_at_risk(
+                probability, snapshot["spend_365d"].to_numpy(float), params.horizon_days
+            ),
+            "as_of": pd.to_datetime(snapshot["cutoff"]).to_numpy(),
+            "model_version": str(model.metadata.get("model_version", "unknown")),
+            "base_probability": base,
+        }
+    )
+    out.insert(5, "reasons", pd.Series(pd.arrays.ArrowExtensionArray(reasons), index=out.index))
+    out.insert(
+        6, "triggered_rules", pd.Series(pd.arrays.ArrowExtensionArray(rules), index=out.index)
+    )
+    for i, fam in enumerate(fmap.families):
+        out[f"impact_{fam.value}"] = impacts[:, i]
+    out["reason_codes_version"] = REASON_CODES_VERSION
+    return out
+
+
+def _arrow_lists(dtype: pa.DataType) -> pd.ArrowDtype | None:
+    return pd.ArrowDtype(dtype) if pa.types.is_list(dtype) else None
+
+
+def write_scores(scores: pd.DataFrame, path: str) -> None:
+    """Write a scores frame to Parquet (list columns stay list<struct>)."""
+    table = pa.Table.from_pandas(scores, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata(None), path)
+
+
+def read_scores(path: str) -> pd.DataFrame:
+    """Read a scores Parquet file; ``reasons``/``triggered_rules`` cells are list[dict]."""
+    return pq.read_table(path).to_pandas(types_mapper=_arrow_lists)

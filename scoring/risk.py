@@ -1,0 +1,59 @@
+"""Risk levels, value tiers and revenue at risk.
+
+- **Risk level**: ``high`` when the churn probability is at or above the ``high``
+  threshold, ``medium`` at or above ``medium``, else ``low``. Thresholds come from
+  ``risk.thresholds``; ``risk.by_tier.<tier>`` overrides them for one value tier (a
+  high-value customer is worth a call at a lower probability).
+- **Revenue at risk** = churn probability x expected spend over the label horizon
+  ``H`` (``features.horizon_days``). Expected spend is the trailing run rate
+  ``spend_365d * H / 365``: what the customer spent per day over the last year,
+  carried over the horizon the probability refers to. It is a first definition: it
+  ignores growth and seasonality, and a Gamma-Gamma/BG-NBD estimate would be better.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from features.catalog import TIER_NAMES
+from scoring.config import RISK_LEVELS, RiskParams
+
+Array = NDArray[np.float64]
+
+
+def tier_names(value_tier: pd.Series) -> NDArray[np.object_]:
+    """Value tier codes (0/1/2) -> names; anything else is an error naming the row."""
+    codes = pd.to_numeric(value_tier, errors="coerce")
+    bad = ~codes.isin(range(len(TIER_NAMES)))
+    if bad.any():
+        pos = int(np.argmax(bad.to_numpy()))
+        raise ValueError(
+            f"value_tier must be one of 0..{len(TIER_NAMES) - 1}; "
+            f"row {value_tier.index[pos]!r} has {value_tier.iloc[pos]!r}"
+        )
+    return np.asarray(TIER_NAMES, dtype=object)[codes.to_numpy(np.int64)]
+
+
+def risk_levels(
+    probability: Array, tiers: NDArray[np.object_], params: RiskParams
+) -> NDArray[np.object_]:
+    """Risk level per customer from tier-specific probability thresholds."""
+    medium = np.full(len(probability), params.thresholds.medium)
+    high = np.full(len(probability), params.thresholds.high)
+    for tier, thr in params.by_tier.items():
+        mask = tiers == tier
+        medium[mask], high[mask] = thr.medium, thr.high
+    level = (probability >= medium).astype(np.int64) + (probability >= high)
+    return np.asarray(RISK_LEVELS, dtype=object)[level]
+
+
+def expected_spend(spend_365d: Array, horizon_days: int) -> Array:
+    """Expected spend over the horizon: the trailing 365-day run rate (negatives -> 0)."""
+    return np.clip(np.nan_to_num(spend_365d, nan=0.0), 0.0, None) * horizon_days / 365.0
+
+
+def revenue_at_risk(probability: Array, spend_365d: Array, horizon_days: int) -> Array:
+    """Churn probability x expected spend over the horizon."""
+    return probability * expected_spend(spend_365d, horizon_days)
