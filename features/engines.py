@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import duckdb
 import ibis
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.catalog import feature_names
@@ -33,7 +34,7 @@ from features.expressions import (
 logger = logging.getLogger(__name__)
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "float64": "DOUBLE"}
-_COUNT_SUFFIXES = ("orders_", "products_", "categories_", "regular_categories_")
+_COUNT_PREFIXES = ("orders_", "products_", "categories_", "regular_categories_")
 
 
 class Engine(Protocol):
@@ -102,24 +103,33 @@ def canonical_select(columns: frozenset[str], source: str) -> str:
     return f"SELECT {casts} FROM {source}"
 
 
-def finalize(frame: pd.DataFrame, columns: frozenset[str], *, labelled: bool) -> pd.DataFrame:
-    """Order rows and columns and pin dtypes, so every engine returns the same frame."""
-    names = feature_names(columns)
-    order = ["customer_id", "cutoff", *names, *(["label"] if labelled else [])]
-    out = frame[order].sort_values(["cutoff", "customer_id"], kind="stable")
-    out = out.reset_index(drop=True)
-    out["customer_id"] = out["customer_id"].astype("str")
-    out["cutoff"] = out["cutoff"].astype("datetime64[us]")
-    for name in names:
+@functools.lru_cache(maxsize=32)
+def output_schema(columns: frozenset[str], *, labelled: bool) -> pa.Schema:
+    """Arrow schema of a feature frame: the same dtypes whatever the engine."""
+    fields = [pa.field("customer_id", pa.string()), pa.field("cutoff", pa.timestamp("us"))]
+    for name in feature_names(columns):
         if name == "value_tier":
-            out[name] = out[name].astype("int8")
-        elif name.startswith(_COUNT_SUFFIXES) and not name.endswith("trend_90d"):
-            out[name] = out[name].astype("int64")
+            kind = pa.int8()
+        elif name.startswith(_COUNT_PREFIXES) and not name.endswith("trend_90d"):
+            kind = pa.int64()
         else:
-            out[name] = out[name].astype("float64")
+            kind = pa.float64()
+        fields.append(pa.field(name, kind))
     if labelled:
-        out["label"] = out["label"].astype("int8")
-    return out
+        fields.append(pa.field("label", pa.int8()))
+    return pa.schema(fields)
+
+
+def finalize(table: pa.Table, columns: frozenset[str], *, labelled: bool) -> pd.DataFrame:
+    """Pin column order and dtypes, so every engine returns the same frame."""
+    schema = output_schema(columns, labelled=labelled)
+    return table.select(schema.names).cast(schema).to_pandas()
+
+
+def cutoff_frame(cutoffs: Sequence[pd.Timestamp]) -> pd.DataFrame:
+    """The ``cutoffs`` table: whole seconds, so integer-second ages are exact."""
+    stamps = pd.to_datetime(list(cutoffs)).floor("s").astype("datetime64[us]")
+    return pd.DataFrame({"cutoff": stamps})
 
 
 class DuckDBEngine:
@@ -177,10 +187,9 @@ def run_sql(
     labelled: bool,
 ) -> pd.DataFrame:
     """Run the compiled feature query with ``cutoffs`` registered as a table."""
-    frame = pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).astype("datetime64[us]")})
-    con.register(CUTOFFS_TABLE, frame)
+    con.register(CUTOFFS_TABLE, cutoff_frame(cutoffs))
     try:
-        result = con.execute(sql).fetch_df()
+        result = con.sql(sql).to_arrow_table()
     finally:
         con.unregister(CUTOFFS_TABLE)
     return finalize(result, columns, labelled=labelled)
@@ -206,10 +215,10 @@ class SparkEngine:
 
     def features(self, cutoffs: Sequence[pd.Timestamp], *, labelled: bool) -> pd.DataFrame:
         """Feature rows for the population at each cutoff."""
-        frame = pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).astype("datetime64[us]")})
-        cut = ibis.memtable(frame)
+        cut = ibis.memtable(cutoff_frame(cutoffs))
         expr = feature_table(self.orders, cut, self.params, self.columns, labelled=labelled)
-        return finalize(self.con.to_pandas(expr), self.columns, labelled=labelled)
+        table = pa.Table.from_pandas(self.con.to_pandas(expr), preserve_index=False)
+        return finalize(table, self.columns, labelled=labelled)
 
     def close(self) -> None:
         """Stop the Spark session."""

@@ -7,8 +7,10 @@ on the cutoff values: batch (many cutoffs), the latest snapshot and the online p
 
 Time discipline: a line feeds the features at ``T`` only when ``order_ts < T``
 (the join predicate), so a row at or after ``T`` can change nothing but the label.
-Ages are ``T - order_ts`` in fractional days; a window "the last N days" is
-``0 < age <= N`` i.e. ``order_ts`` in ``[T - N days, T)``.
+Ages are ``T - order_ts`` in whole seconds; a window "the last N days" is
+``0 < age <= N * 86400`` i.e. ``order_ts`` in ``[T - N days, T)``; day outputs are
+seconds / 86400. Money and gap sums are integers (see :func:`_micros`), so batch,
+online and Spark results agree to the bit.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ import ibis.expr.types as ir
 
 from features.catalog import feature_names
 from features.config import FeatureParams
-from features.labels import KEYS, SECONDS_PER_DAY, future_orders, in_population, label_column
+from features.labels import (
+    KEYS,
+    SECONDS_PER_DAY,
+    SECONDS_PER_DAY_INT,
+    epoch_secs,
+    future_orders,
+    in_population,
+    label_column,
+)
+
+MICROS = 1_000_000
+SHARE_UNITS = 1e12
 
 REQUIRED_COLUMNS: dict[str, str] = {
     "customer_id": "string",
@@ -43,15 +56,18 @@ def orders_schema(columns: frozenset[str]) -> ibis.Schema:
     return ibis.schema({**REQUIRED_COLUMNS, **optional})
 
 
-def _days(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
-    """``later - earlier`` in fractional days (seconds / 86400)."""
-    seconds = later.epoch_seconds().cast("float64") - earlier.epoch_seconds().cast("float64")
-    return seconds / SECONDS_PER_DAY
+def _micros(amount: ir.FloatingValue) -> ir.IntegerValue:
+    """Money in integer millionths, so sums are exact and independent of summation order.
+
+    Float sums depend on the order rows are added, which differs between a parallel
+    batch run, a one-customer online call and Spark; integer sums do not.
+    """
+    return (amount * MICROS).round().cast("int64")
 
 
 def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
     """``num / den``, missing (not an error, not inf) when ``den <= 0`` or missing."""
-    return ibis.ifelse(den > 0, num.cast("float64") / den, ibis.null("float64"))
+    return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
 
 
 def _zero(x: ir.NumericValue) -> ir.NumericValue:
@@ -59,8 +75,18 @@ def _zero(x: ir.NumericValue) -> ir.NumericValue:
     return x.coalesce(0)
 
 
+def _within(age: ir.IntegerValue, days: int) -> ir.BooleanValue:
+    """``order_ts`` in ``[T - days, T)``, given ``age = T - order_ts`` > 0 in seconds."""
+    return age <= days * SECONDS_PER_DAY_INT
+
+
+def _between(age: ir.IntegerValue, after: int, until: int) -> ir.BooleanValue:
+    """``order_ts`` in ``[T - until, T - after)``."""
+    return (age > after * SECONDS_PER_DAY_INT) & (age <= until * SECONDS_PER_DAY_INT)
+
+
 def _order_aggregates(orders: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): order counts, recency, tenure and gap statistics.
+    """Per (customer, cutoff): order counts, recency, tenure and gap sums.
 
     An order is the set of completed lines sharing ``order_id``; its time is the
     earliest of those lines. That earliest time is < T exactly when some completed
@@ -68,51 +94,53 @@ def _order_aggregates(orders: ir.Table, cutoffs: ir.Table) -> ir.Table:
     computed once, before the cutoff join: the orders before T are a prefix of it.
     """
     done = orders.filter(orders.status == "completed")
-    ords = done.group_by(["customer_id", "order_id"]).aggregate(ts=done.order_ts.min())
+    ords = done.group_by(["customer_id", "order_id"]).aggregate(ts=epoch_secs(done.order_ts).min())
     by_customer = ibis.window(group_by="customer_id", order_by="ts")
-    ords = ords.mutate(prev_ts=ords.ts.lag().over(by_customer))
-    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff)
-    j = j.mutate(age=_days(j.cutoff, j.ts), gap=_days(j.ts, j.prev_ts))
+    ords = ords.mutate(gap=ords.ts - ords.ts.lag().over(by_customer))
+    j = ords.join(cutoffs, ords.ts < epoch_secs(cutoffs.cutoff))
+    j = j.mutate(age=epoch_secs(j.cutoff) - j.ts)
     age = j.age
     return j.group_by(list(KEYS)).aggregate(
         orders_lifetime=j.count(),
-        orders_30d=j.count(where=age <= 30),
-        orders_90d=j.count(where=age <= 90),
-        orders_180d=j.count(where=age <= 180),
-        orders_365d=j.count(where=age <= 365),
-        orders_prev90=j.count(where=(age > 90) & (age <= 180)),
+        orders_30d=j.count(where=_within(age, 30)),
+        orders_90d=j.count(where=_within(age, 90)),
+        orders_180d=j.count(where=_within(age, 180)),
+        orders_365d=j.count(where=_within(age, 365)),
+        orders_prev90=j.count(where=_between(age, 90, 180)),
         last_age=age.min(),
         first_age=age.max(),
         gap_n=j.gap.count(),
-        gap_mean=j.gap.mean(),
-        gap_std=j.gap.std(how="pop"),
+        gap_sum=j.gap.sum(),
+        gap_sq=(j.gap * j.gap).sum(),
     )
 
 
 def _line_aggregates(orders: ir.Table, cutoffs: ir.Table, columns: frozenset[str]) -> ir.Table:
-    """Per (customer, cutoff): spend windows, returns/cancellations, products."""
+    """Per (customer, cutoff): spend windows (micros), returns/cancellations, products."""
     j = orders.join(cutoffs, orders.order_ts < cutoffs.cutoff)
-    j = j.mutate(age=_days(j.cutoff, j.order_ts))
-    age, amount = j.age, j.amount
+    j = j.mutate(age=epoch_secs(j.cutoff) - epoch_secs(j.order_ts), money=_micros(j.amount))
+    age, money = j.age, j.money
     done = j.status == "completed"
     undone = j.status != "completed"
-    recent, prev = age <= 90, (age > 90) & (age <= 180)
+    recent, prev = _within(age, 90), _between(age, 90, 180)
     aggs: dict[str, ir.Value] = {
-        "spend_30d": _zero(amount.sum(where=done & (age <= 30))),
-        "spend_90d": _zero(amount.sum(where=done & recent)),
-        "spend_180d": _zero(amount.sum(where=done & (age <= 180))),
-        "spend_365d": _zero(amount.sum(where=done & (age <= 365))),
-        "spend_lifetime": _zero(amount.sum(where=done)),
-        "spend_prev90": _zero(amount.sum(where=done & prev)),
-        "undone_365d": _zero(amount.abs().sum(where=undone & (age <= 365))),
-        "undone_90d": _zero(amount.abs().sum(where=undone & recent)),
-        "undone_prev90": _zero(amount.abs().sum(where=undone & prev)),
-        "cancelled_orders_365d": j.order_id.nunique(where=(j.status == "cancelled") & (age <= 365)),
+        "spend_30d": _zero(money.sum(where=done & _within(age, 30))),
+        "spend_90d": _zero(money.sum(where=done & recent)),
+        "spend_180d": _zero(money.sum(where=done & _within(age, 180))),
+        "spend_365d": _zero(money.sum(where=done & _within(age, 365))),
+        "spend_lifetime": _zero(money.sum(where=done)),
+        "spend_prev90": _zero(money.sum(where=done & prev)),
+        "undone_365d": _zero(money.abs().sum(where=undone & _within(age, 365))),
+        "undone_90d": _zero(money.abs().sum(where=undone & recent)),
+        "undone_prev90": _zero(money.abs().sum(where=undone & prev)),
+        "cancelled_orders_365d": j.order_id.nunique(
+            where=(j.status == "cancelled") & _within(age, 365)
+        ),
     }
     if "product_id" in columns:
         product = j.product_id
         aggs["products_90d"] = product.nunique(where=done & recent)
-        aggs["products_365d"] = product.nunique(where=done & (age <= 365))
+        aggs["products_365d"] = product.nunique(where=done & _within(age, 365))
     return j.group_by(list(KEYS)).aggregate(**aggs)
 
 
@@ -120,14 +148,14 @@ def _category_aggregates(orders: ir.Table, cutoffs: ir.Table, params: FeaturePar
     """Per (customer, cutoff): distinct categories, mix shift, regular categories missed."""
     lines = orders.filter((orders.status == "completed") & orders.category.notnull())
     j = lines.join(cutoffs, lines.order_ts < cutoffs.cutoff)
-    j = j.mutate(age=_days(j.cutoff, j.order_ts))
+    j = j.mutate(age=epoch_secs(j.cutoff) - epoch_secs(j.order_ts), money=_micros(j.amount))
     age = j.age
     per_cat = j.group_by([*KEYS, "category"]).aggregate(
-        spend_recent=_zero(j.amount.sum(where=age <= 90)),
-        spend_prev=_zero(j.amount.sum(where=(age > 90) & (age <= 180))),
-        lines_recent=j.count(where=age <= 90),
-        lines_365d=j.count(where=age <= 365),
-        regular_orders=j.order_id.nunique(where=(age > 90) & (age <= 365)),
+        spend_recent=_zero(j.money.sum(where=_within(age, 90))),
+        spend_prev=_zero(j.money.sum(where=_between(age, 90, 180))),
+        lines_recent=j.count(where=_within(age, 90)),
+        lines_365d=j.count(where=_within(age, 365)),
+        regular_orders=j.order_id.nunique(where=_between(age, 90, 365)),
     )
     w = ibis.window(group_by=list(KEYS))
     per_cat = per_cat.mutate(
@@ -138,50 +166,71 @@ def _category_aggregates(orders: ir.Table, cutoffs: ir.Table, params: FeaturePar
         _ratio(per_cat.spend_recent, per_cat.total_recent)
         - _ratio(per_cat.spend_prev, per_cat.total_prev)
     ).abs()
+    # Rounded to 1e-12 and summed as integers: exact whatever the category order.
+    share_gap_units = (share_gap * SHARE_UNITS).round().cast("int64")
     regular = per_cat.regular_orders >= params.regular_category_min_orders
     return per_cat.group_by(list(KEYS)).aggregate(
         categories_90d=per_cat.count(where=per_cat.lines_recent > 0),
         categories_365d=per_cat.count(where=per_cat.lines_365d > 0),
         category_shift_90d=ibis.ifelse(
             (per_cat.total_recent.max() > 0) & (per_cat.total_prev.max() > 0),
-            share_gap.sum() / 2.0,
+            share_gap_units.sum().cast("float64") / (2.0 * SHARE_UNITS),
             ibis.null("float64"),
         ),
         regular_categories_missed_90d=per_cat.count(where=regular & (per_cat.lines_recent == 0)),
     )
 
 
+def _gap_std_days(t: ir.Table) -> ir.FloatingValue:
+    """Population std of gaps from exact integer sums: sqrt(n*S2 - S1^2) / n.
+
+    ``n*S2 - S1^2`` is computed in DECIMAL(38, 0), so equal gaps give exactly 0 and
+    every engine gets the same bits.
+    """
+    n = t.gap_n.cast("decimal(38, 0)")
+    s1 = t.gap_sum.cast("decimal(38, 0)")
+    s2 = t.gap_sq.cast("decimal(38, 0)")
+    spread = (n * s2 - s1 * s1).cast("float64")
+    return spread.sqrt() / t.gap_n.cast("float64") / SECONDS_PER_DAY
+
+
 def _derive(t: ir.Table, params: FeatureParams) -> dict[str, ir.Value]:
     """Catalog features computed from the joined aggregates."""
+    gap_mean = t.gap_sum.cast("float64") / t.gap_n.cast("float64") / SECONDS_PER_DAY
     # Same-day repeat orders make gap_mean tiny; the floor keeps overdue_ratio readable.
     usual_gap = ibis.ifelse(
         t.gap_n >= 1,
-        ibis.greatest(t.gap_mean, params.min_usual_gap_days),
+        ibis.greatest(gap_mean, params.min_usual_gap_days),
         params.single_order_gap_days,
     )
+    last_days = t.last_age.cast("float64") / SECONDS_PER_DAY
     aov_90 = _ratio(t.spend_90d, t.orders_90d)
     aov_prev = _ratio(t.spend_prev90, t.orders_prev90)
     tiers = params.value_tiers
-    return {
-        "days_since_last_order": t.last_age,
+    spend_365 = t.spend_365d.cast("float64") / MICROS
+    derived: dict[str, ir.Value] = {
+        "days_since_last_order": last_days,
         "orders_trend_90d": _ratio(t.orders_90d, t.orders_prev90) - 1.0,
         "spend_trend_90d": _ratio(t.spend_90d, t.spend_prev90) - 1.0,
-        "aov_lifetime": _ratio(t.spend_lifetime, t.orders_lifetime),
+        "aov_lifetime": _ratio(t.spend_lifetime, t.orders_lifetime) / MICROS,
         "aov_trend_90d": _ratio(aov_90, aov_prev) - 1.0,
-        "gap_mean_days": ibis.ifelse(t.gap_n >= 1, t.gap_mean, ibis.null("float64")),
-        "gap_std_days": ibis.ifelse(t.gap_n >= 2, t.gap_std, ibis.null("float64")),
-        "overdue_ratio": t.last_age / usual_gap,
+        "gap_mean_days": ibis.ifelse(t.gap_n >= 1, gap_mean, ibis.null("float64")),
+        "gap_std_days": ibis.ifelse(t.gap_n >= 2, _gap_std_days(t), ibis.null("float64")),
+        "overdue_ratio": last_days / usual_gap,
         "return_rate_365d": _ratio(t.undone_365d, t.spend_365d),
         "cancel_rate_365d": _ratio(
             t.cancelled_orders_365d, t.orders_365d + t.cancelled_orders_365d
         ),
         "return_rate_trend_90d": _ratio(t.undone_90d, t.spend_90d)
         - _ratio(t.undone_prev90, t.spend_prev90),
-        "tenure_days": t.first_age,
+        "tenure_days": t.first_age.cast("float64") / SECONDS_PER_DAY,
         "value_tier": ibis.cases(
-            (t.spend_365d >= tiers.high, 2), (t.spend_365d >= tiers.medium, 1), else_=0
+            (spend_365 >= tiers.high, 2), (spend_365 >= tiers.medium, 1), else_=0
         ).cast("int8"),
     }
+    for window in ("30d", "90d", "180d", "365d", "lifetime"):
+        derived[f"spend_{window}"] = t[f"spend_{window}"].cast("float64") / MICROS
+    return derived
 
 
 def feature_table(
@@ -230,7 +279,7 @@ def feature_table(
         out[name] = _category_default(t, name) if name not in derived else derived[name]
     if labelled:
         out["label"] = label_column(t.has_future)
-    return t.select(**out)
+    return t.select(**out).order_by(["cutoff", "customer_id"])
 
 
 def _category_default(t: ir.Table, name: str) -> ir.Value:

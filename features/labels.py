@@ -14,25 +14,30 @@ import pandas as pd
 from features.config import FeatureParams
 
 SECONDS_PER_DAY = 86400.0
+SECONDS_PER_DAY_INT = 86400
 KEYS = ("customer_id", "cutoff")
+
+
+def epoch_secs(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole epoch seconds (sub-second parts truncated the same way on every engine)."""
+    return ts.truncate("s").epoch_seconds().cast("int64")
 
 
 def in_population(order_aggregates: ir.Table, params: FeatureParams) -> ir.Table:
     """Keep (customer, cutoff) rows whose last completed order is within the lookback.
 
-    ``last_age`` is ``T`` minus the last completed order time, in days; the order lies in
-    ``[T - lookback, T)`` exactly when ``last_age <= lookback``.
+    ``last_age`` is ``T`` minus the last completed order time, in seconds; the order
+    lies in ``[T - lookback, T)`` exactly when ``last_age <= lookback``.
     """
-    return order_aggregates.filter(order_aggregates.last_age <= params.lookback_days)
+    lookback = params.lookback_days * SECONDS_PER_DAY_INT
+    return order_aggregates.filter(order_aggregates.last_age <= lookback)
 
 
 def future_orders(orders: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
     """(customer, cutoff) pairs with a completed line in ``[T, T+H)``: ``has_future``."""
     done = orders.filter(orders.status == "completed")
-    lead = done.order_ts.epoch_seconds().cast("float64") - cutoffs.cutoff.epoch_seconds().cast(
-        "float64"
-    )
-    horizon = params.horizon_days * SECONDS_PER_DAY
+    lead = epoch_secs(done.order_ts) - epoch_secs(cutoffs.cutoff)
+    horizon = params.horizon_days * SECONDS_PER_DAY_INT
     j = done.join(cutoffs, (done.order_ts >= cutoffs.cutoff) & (lead < horizon))
     return j.group_by(list(KEYS)).aggregate(has_future=j.count())
 
