@@ -1,19 +1,18 @@
 """Validate a few canonical order records (API input) with the ingest rules.
 
 ``POST /v1/churn/score`` receives a customer's recent orders as JSON. They must pass
-exactly the checks a batch export passes, so this module feeds them, as text, through
-the same SQL (:mod:`features.ingest_rules`) with an identity column mapping. A cached
-in-memory DuckDB connection keeps a call to a few milliseconds; each call works on its
-own cursor, so concurrent requests do not share state.
+exactly the checks a batch export passes. :func:`validate_records` walks the ordered
+rule list of the batch SQL (:func:`features.ingest_rules.rules`) with the Python twin
+of each check (:mod:`features.ingest_checks`): no per-call database, well under a
+millisecond per record. :func:`validate_records_sql` feeds the same records, as text,
+through the batch SQL itself; it is the reference the fast path is tested against.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import duckdb
@@ -28,7 +27,8 @@ from features.config import (
     Status,
     StatusRules,
 )
-from features.ingest_rules import canonical_columns, classified_sql, duplicate_keys_sql
+from features.ingest_checks import Line, as_text, checks, parse_line, trimmed
+from features.ingest_rules import canonical_columns, classified_sql, duplicate_keys_sql, rules
 from features.ingest_source import FILE_COL, ROW_COL
 
 RECORD_FIELDS: tuple[str, ...] = (
@@ -70,37 +70,30 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _as_text(value: Any) -> str | None:
-    """A record value as the text a CSV export would hold (None stays missing)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None if value is None else "nan"
-    if isinstance(value, datetime | date):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _canonical(column: str | None, base: DataParams) -> str | None:
-    """The canonical field a source column of ``base`` is mapped to, if any."""
+def _canonical(column: str | None, base: DataParams, fields: dict[str, str | None]) -> str | None:
+    """The canonical field that ``base`` maps ``column`` to, when the records carry it."""
     if column is None:
         return None
-    return next((k for k, v in base.columns.model_dump().items() if v == column), None)
+    mapped = (k for k, v in base.columns.model_dump().items() if v == column and fields.get(k))
+    return next(mapped, None)
 
 
 def record_params(present: set[str], base: DataParams | None) -> DataParams:
     """Params for records: identity mapping, ``base``'s rules, status defaulting to completed."""
-    fields = dict.fromkeys(RECORD_FIELDS[2:], None) | {f: f for f in present}
+    fields: dict[str, str | None] = {f: f if f in present else None for f in RECORD_FIELDS}
+    fields |= {"customer_id": "customer_id", "order_ts": "order_ts"}
     if not ("quantity" in present and "unit_price" in present):
         fields["amount"] = "amount"  # nothing to derive from: a missing amount is bad_number
-    columns = ColumnMap(customer_id="customer_id", order_ts="order_ts", **fields)
+    columns = ColumnMap.model_validate(fields)
     if base is None:
         return DataParams(
             source="<records>", columns=columns, status=StatusRules(value_map={"": "completed"})
         )
     value_map: dict[str, Status] = {**base.status.value_map, "": "completed"}
     prefix = base.status.cancelled_prefix
-    prefix_col = _canonical(prefix.column, base) if prefix else None
+    prefix_col = _canonical(prefix.column, base, fields) if prefix else None
     codes = base.non_product_codes
-    codes_col = _canonical(codes.column, base)
+    codes_col = _canonical(codes.column, base, fields)
     return DataParams(
         source="<records>",
         columns=columns,
@@ -125,7 +118,7 @@ def _table(records: Sequence[Mapping[str, Any]], keep: list[int], fields: list[s
         ROW_COL: pa.array([i + 1 for i in keep], pa.int64()),
     }
     for field in fields:
-        data[field] = pa.array([_as_text(records[i].get(field)) for i in keep], pa.string())
+        data[field] = pa.array([as_text(records[i].get(field)) for i in keep], pa.string())
     return pa.table(data)
 
 
@@ -144,32 +137,11 @@ def _screen(records: Sequence[Any]) -> tuple[list[int], list[RecordError]]:
     return keep, errors
 
 
-def validate_records(
+def validate_records_sql(
     records: Sequence[Mapping[str, Any]], data_params: DataParams | None = None
 ) -> ValidatedRecords:
-    """Check API order records with the ingest rules; return clean rows and errors.
-
-    Parameters
-    ----------
-    records
-        Dicts with ``customer_id``, ``order_ts`` (ISO string or datetime), ``amount``
-        or ``quantity`` + ``unit_price``, and optionally ``order_id``, ``product_id``,
-        ``category``, ``status`` (default ``completed``). Other keys are errors.
-    data_params
-        The ``data`` params whose status value map, cancelled prefix and non-product
-        codes (when their column maps to a canonical field) and ``data_end`` apply.
-
-    Returns
-    -------
-    ValidatedRecords
-        ``frame``: clean records in the canonical schema of ``orders.parquet``, in input
-        order (``quantity``/``product_id``/``category`` only when some record has them);
-        ``errors``: one :class:`RecordError` per rejected record, sorted by index.
-    """
-    keep, errors = _screen(records)
-    present = {f for i in keep for f in records[i]}
-    params = record_params(present, data_params)
-    fields = [f for f in RECORD_FIELDS if getattr(params.columns, f, None) == f]
+    """:func:`validate_records` through the batch SQL (reference; ~10 ms per call)."""
+    keep, errors, params, fields = _prepare(records, data_params)
     table = _table(records, keep, fields)
     cursor = _connection().cursor()
     try:
@@ -197,3 +169,90 @@ def _split(result: pd.DataFrame, table: pa.Table, errors: list[RecordError]) -> 
             errors.append(RecordError(int(idx), str(field), str(reason), value))
     clean = result.loc[~bad].drop(columns=["idx", "reason", "field"]).reset_index(drop=True)
     return ValidatedRecords(clean, sorted(errors, key=lambda e: e.index))
+
+
+def _prepare(
+    records: Sequence[Any], data_params: DataParams | None
+) -> tuple[list[int], list[RecordError], DataParams, list[str]]:
+    """Screen records and derive their params and (identity-mapped) field list."""
+    keep, errors = _screen(records)
+    present = {f for i in keep for f in records[i]}
+    params = record_params(present, data_params)
+    fields = [f for f in RECORD_FIELDS if getattr(params.columns, f, None) == f]
+    return keep, errors, params, fields
+
+
+def _canonical_row(line: Line, params: DataParams) -> dict[str, Any]:
+    """A clean line's canonical values, signed like the batch output."""
+    assert line.order_ts is not None and line.amount_raw is not None
+    sign = 1.0 if line.status == "completed" else -1.0
+    order_id = trimmed(line.texts.get("order_id")) or (
+        f"{line.customer_id}@{line.order_ts.isoformat(timespec='seconds')}"
+    )
+    quantity = None if line.q is None else sign * abs(line.q) if sign < 0 else line.q
+    row: dict[str, Any] = {
+        "customer_id": line.customer_id,
+        "order_id": order_id,
+        "order_ts": line.order_ts,
+        "amount": line.amount_raw if sign > 0 else -abs(line.amount_raw),
+        "status": line.status,
+        "quantity": quantity,
+        "product_id": trimmed(line.texts.get("product_id")),
+        "category": trimmed(line.texts.get("category")),
+    }
+    return {c: row[c] for c in canonical_columns(params)}
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Clean rows with the dtypes of ``orders.parquet`` read by pandas."""
+    data: dict[str, Any] = {}
+    for col in columns:
+        values = [r[col] for r in rows]
+        if col == "order_ts":
+            data[col] = pd.Series(values, dtype="datetime64[us]")
+        elif col in ("amount", "quantity"):
+            data[col] = pd.Series(values, dtype="float64")
+        else:
+            data[col] = pd.Series(values, dtype="str")
+    return pd.DataFrame(data, columns=columns)
+
+
+def validate_records(
+    records: Sequence[Mapping[str, Any]], data_params: DataParams | None = None
+) -> ValidatedRecords:
+    """Check API order records with the ingest rules; return clean rows and errors.
+
+    Parameters
+    ----------
+    records
+        Dicts with ``customer_id``, ``order_ts`` (ISO string or datetime), ``amount``
+        or ``quantity`` + ``unit_price``, and optionally ``order_id``, ``product_id``,
+        ``category``, ``status`` (default ``completed``). Other keys are errors.
+    data_params
+        The ``data`` params whose status value map, cancelled prefix and non-product
+        codes (when their column maps to a canonical field) and ``data_end`` apply.
+
+    Returns
+    -------
+    ValidatedRecords
+        ``frame``: clean records in the canonical schema of ``orders.parquet``, in input
+        order (``quantity``/``product_id``/``category`` only when some record has them);
+        ``errors``: one :class:`RecordError` per rejected record, sorted by index.
+    """
+    keep, errors, params, fields = _prepare(records, data_params)
+    ordered, tests = rules(params), checks(params)
+    seen: set[tuple[str | None, ...]] = set()
+    rows = []
+    for i in keep:
+        line = parse_line(params, records[i], fields)
+        key = tuple(line.texts[f] for f in fields)
+        line.dup = key in seen
+        seen.add(key)
+        failed = next((r for r in ordered if tests[r.check](line)), None)
+        if failed is None:
+            rows.append(_canonical_row(line, params))
+        else:
+            value = line.texts.get(failed.column)
+            errors.append(RecordError(i, failed.column, failed.reason, value))
+    frame = _frame(rows, canonical_columns(params))
+    return ValidatedRecords(frame, sorted(errors, key=lambda e: e.index))

@@ -32,6 +32,9 @@ from features.ingest_sql import (
 DUPLICATE_COLUMN = "*"
 _NULL_TEXT = "CAST(NULL AS VARCHAR)"
 _NULL_NUMBER = "CAST(NULL AS DOUBLE)"
+# Python's datetime range: a year-99999 text parses in DuckDB but is no real date.
+_MIN_TS = "TIMESTAMP '0001-01-01 00:00:00'"
+_MAX_TS = "TIMESTAMP '9999-12-31 23:59:59.999999'"
 
 
 def _parsed_fields(params: DataParams, dtypes: dict[str, str]) -> dict[str, str]:
@@ -96,26 +99,33 @@ def rules(params: DataParams) -> list[Rule]:
     """Every applicable check, in the documented order of :data:`REASONS`."""
     m = params.columns
     amount_col = m.amount or m.quantity or ""
+    ts_range = f"NOT (__c_order_ts BETWEEN {_MIN_TS} AND {_MAX_TS})"
     out = [
-        Rule("missing_customer_id", "__c_customer_id IS NULL", m.customer_id),
-        Rule("bad_timestamp", "__c_order_ts IS NULL", m.order_ts),
+        Rule("missing_customer_id", "customer", "__c_customer_id IS NULL", m.customer_id),
+        Rule("bad_timestamp", "timestamp", f"(__c_order_ts IS NULL OR {ts_range})", m.order_ts),
     ]
-    for var, col in (("__c_q", m.quantity), ("__c_p", m.unit_price)):
+    for check, var, col in (
+        ("quantity", "__c_q", m.quantity),
+        ("unit_price", "__c_p", m.unit_price),
+    ):
         if col:
-            out.append(Rule("bad_number", f"({var} IS NULL OR NOT isfinite({var}))", col))
+            out.append(Rule("bad_number", check, f"({var} IS NULL OR NOT isfinite({var}))", col))
     bad_amount = "(__c_amount_raw IS NULL OR NOT isfinite(__c_amount_raw))"
-    out.append(Rule("bad_number", bad_amount, amount_col))
+    out.append(Rule("bad_number", "amount", bad_amount, amount_col))
     if m.status:
-        out.append(Rule("unknown_status", "__c_status IS NULL", m.status))
+        out.append(Rule("unknown_status", "status", "__c_status IS NULL", m.status))
     sale = "__c_status = 'completed'"
     if m.unit_price:
-        out.append(Rule("nonpositive_price", f"{sale} AND __c_p <= 0", m.unit_price))
-    out.append(Rule("nonpositive_price", f"{sale} AND __c_amount_raw <= 0", amount_col))
-    out.append(Rule("duplicate_line", "__c_dup", DUPLICATE_COLUMN))
-    out.append(Rule("non_product_code", "__c_fee", params.non_product_codes.column or ""))
+        out.append(Rule("nonpositive_price", "price_sign", f"{sale} AND __c_p <= 0", m.unit_price))
+    out.append(
+        Rule("nonpositive_price", "amount_sign", f"{sale} AND __c_amount_raw <= 0", amount_col)
+    )
+    out.append(Rule("duplicate_line", "duplicate", "__c_dup", DUPLICATE_COLUMN))
+    fee_col = params.non_product_codes.column or ""
+    out.append(Rule("non_product_code", "non_product", "__c_fee", fee_col))
     after_end = data_end_condition(params.data_end)
     if after_end:
-        out.append(Rule("after_data_end", after_end, m.order_ts))
+        out.append(Rule("after_data_end", "after_end", after_end, m.order_ts))
     return out
 
 

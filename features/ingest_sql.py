@@ -36,9 +36,14 @@ _INTS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
 
 @dataclass(frozen=True)
 class Rule:
-    """One quarantine check: a SQL condition and the source column it blames."""
+    """One quarantine check: its reason, check id, SQL condition and blamed column.
+
+    ``check`` names the same test in the record validator
+    (:mod:`features.ingest_checks`), so batch and API input share one ordered list.
+    """
 
     reason: str
+    check: str
     condition: str
     column: str
 
@@ -113,7 +118,13 @@ def timestamp_expr(column: str, dtype: str, date_format: str | None) -> str:
             f"order_ts column {column!r} has type {dtype}: set data.date_format "
             "(e.g. '%Y%m%d' for 20110131) to say how to read it"
         )
-    return f"TRY_CAST(trim({col}) AS TIMESTAMP)"
+    # A text with an offset (longer than "YYYY-MM-DD HH:MM:SS") goes through TIMESTAMPTZ,
+    # which applies the offset (TIMESTAMP would drop it); the session zone is UTC.
+    text = f"trim({col})"
+    return (
+        f"CASE WHEN length({text}) <= 19 THEN TRY_CAST({text} AS TIMESTAMP) "
+        f"ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+    )
 
 
 def mapped_status_expr(column: str, value_map: Mapping[str, str]) -> str:
@@ -137,15 +148,26 @@ def non_product_expr(params: DataParams) -> str:
     return f"coalesce({' OR '.join(tests)}, false)"
 
 
-def data_end_condition(data_end: str | None) -> str | None:
-    """SQL for "after the declared end"; a date-only value includes that whole day."""
+def data_end_bound(data_end: str | None) -> tuple[datetime, bool] | None:
+    """``(bound, inclusive)``: lines at/after (inclusive) or after the bound are late.
+
+    A date-only ``data_end`` includes that whole day, so the bound is the next midnight.
+    """
     if data_end is None:
         return None
     end = datetime.fromisoformat(data_end)
     if len(data_end.strip()) <= 10:
-        bound = (end + timedelta(days=1)).isoformat(sep=" ")
-        return f"__c_order_ts >= TIMESTAMP {literal(bound)}"
-    return f"__c_order_ts > TIMESTAMP {literal(end.isoformat(sep=' '))}"
+        return end + timedelta(days=1), True
+    return end.replace(tzinfo=None), False
+
+
+def data_end_condition(data_end: str | None) -> str | None:
+    """SQL for "after the declared end of data" (see :func:`data_end_bound`)."""
+    bound = data_end_bound(data_end)
+    if bound is None:
+        return None
+    op = ">=" if bound[1] else ">"
+    return f"__c_order_ts {op} TIMESTAMP {literal(bound[0].isoformat(sep=' '))}"
 
 
 def row_key(prefix: str = "") -> str:
