@@ -59,7 +59,10 @@ class Feature:
 CATALOG: tuple[Feature, ...] = (
     # --- RECENCY -------------------------------------------------------------------
     Feature(
-        "days_since_last_order", Family.RECENCY, "lifetime", "days",
+        "days_since_last_order",
+        Family.RECENCY,
+        "lifetime",
+        "days",
         "Days from the last completed order to the cutoff.",
         "No order for {value} days (active customers: {reference} days)",
         "已 {value} 天未下单（活跃客户中位数：{reference} 天）",
@@ -67,37 +70,55 @@ CATALOG: tuple[Feature, ...] = (
     ),
     # --- FREQUENCY_DECLINE ---------------------------------------------------------
     Feature(
-        "orders_30d", Family.FREQUENCY_DECLINE, "30d", "orders",
+        "orders_30d",
+        Family.FREQUENCY_DECLINE,
+        "30d",
+        "orders",
         "Completed orders in the 30 days before the cutoff.",
         "{value} orders in the last 30 days (active customers: {reference})",
         "近 30 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
-        "orders_90d", Family.FREQUENCY_DECLINE, "90d", "orders",
+        "orders_90d",
+        Family.FREQUENCY_DECLINE,
+        "90d",
+        "orders",
         "Completed orders in the 90 days before the cutoff.",
         "{value} orders in the last 90 days (active customers: {reference})",
         "近 90 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
-        "orders_180d", Family.FREQUENCY_DECLINE, "180d", "orders",
+        "orders_180d",
+        Family.FREQUENCY_DECLINE,
+        "180d",
+        "orders",
         "Completed orders in the 180 days before the cutoff.",
         "{value} orders in the last 180 days (active customers: {reference})",
         "近 180 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
-        "orders_365d", Family.FREQUENCY_DECLINE, "365d", "orders",
+        "orders_365d",
+        Family.FREQUENCY_DECLINE,
+        "365d",
+        "orders",
         "Completed orders in the 365 days before the cutoff.",
         "{value} orders in the last 365 days (active customers: {reference})",
         "近 365 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
-        "orders_lifetime", Family.FREQUENCY_DECLINE, "lifetime", "orders",
+        "orders_lifetime",
+        Family.FREQUENCY_DECLINE,
+        "lifetime",
+        "orders",
         "Completed orders before the cutoff.",
         "{value} orders in total (active customers: {reference})",
         "累计下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
-        "orders_trend_90d", Family.FREQUENCY_DECLINE, "90d", "ratio",
+        "orders_trend_90d",
+        Family.FREQUENCY_DECLINE,
+        "90d",
+        "ratio",
         "Relative change in completed orders: last 90 days vs the 90 days before "
         "(orders_90d / orders in [T-180d, T-90d) - 1); missing when the earlier "
         "window has no order.",
@@ -107,37 +128,55 @@ CATALOG: tuple[Feature, ...] = (
     ),
     # --- SPEND_DECLINE -------------------------------------------------------------
     Feature(
-        "spend_30d", Family.SPEND_DECLINE, "30d", "currency",
+        "spend_30d",
+        Family.SPEND_DECLINE,
+        "30d",
+        "currency",
         "Spend on completed orders in the 30 days before the cutoff.",
         "Spent {value} in the last 30 days (active customers: {reference})",
         "近 30 天消费 {value}（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "spend_90d", Family.SPEND_DECLINE, "90d", "currency",
+        "spend_90d",
+        Family.SPEND_DECLINE,
+        "90d",
+        "currency",
         "Spend on completed orders in the 90 days before the cutoff.",
         "Spent {value} in the last 90 days (active customers: {reference})",
         "近 90 天消费 {value}（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "spend_180d", Family.SPEND_DECLINE, "180d", "currency",
+        "spend_180d",
+        Family.SPEND_DECLINE,
+        "180d",
+        "currency",
         "Spend on completed orders in the 180 days before the cutoff.",
         "Spent {value} in the last 180 days (active customers: {reference})",
         "近 180 天消费 {value}（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "spend_365d", Family.SPEND_DECLINE, "365d", "currency",
+        "spend_365d",
+        Family.SPEND_DECLINE,
+        "365d",
+        "currency",
         "Spend on completed orders in the 365 days before the cutoff.",
         "Spent {value} in the last 365 days (active customers: {reference})",
         "近 365 天消费 {value}（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "spend_lifetime", Family.SPEND_DECLINE, "lifetime", "currency",
+        "spend_lifetime",
+        Family.SPEND_DECLINE,
+        "lifetime",
+        "currency",
         "Spend on completed orders before the cutoff.",
         "Spent {value} in total (active customers: {reference})",
         "累计消费 {value}（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "spend_trend_90d", Family.SPEND_DECLINE, "90d", "ratio",
+        "spend_trend_90d",
+        Family.SPEND_DECLINE,
+        "90d",
+        "ratio",
         "Relative change in spend: last 90 days vs the 90 days before "
         "(spend_90d / spend in [T-180d, T-90d) - 1); missing when the earlier "
         "window has no spend.",
@@ -146,13 +185,19 @@ CATALOG: tuple[Feature, ...] = (
         reference="own",
     ),
     Feature(
-        "aov_lifetime", Family.SPEND_DECLINE, "lifetime", "currency",
+        "aov_lifetime",
+        Family.SPEND_DECLINE,
+        "lifetime",
+        "currency",
         "Average order value: spend_lifetime / orders_lifetime.",
         "Average order value {value} (active customers: {reference})",
         "平均客单价 {value}（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "aov_trend_90d", Family.SPEND_DECLINE, "90d", "ratio",
+        "aov_trend_90d",
+        Family.SPEND_DECLINE,
+        "90d",
+        "ratio",
         "Relative change in average order value: last 90 days vs the 90 days before; "
         "missing when either window has no order.",
         "Average order value in the last 90 days changed {pct}% vs the 90 days before",
@@ -161,22 +206,32 @@ CATALOG: tuple[Feature, ...] = (
     ),
     # --- ORDER_CYCLE ---------------------------------------------------------------
     Feature(
-        "gap_mean_days", Family.ORDER_CYCLE, "lifetime", "days",
+        "gap_mean_days",
+        Family.ORDER_CYCLE,
+        "lifetime",
+        "days",
         "Mean days between consecutive completed orders; missing with one order.",
         "Usually orders every {value} days (active customers: {reference} days)",
         "平时每 {value} 天下单一次（活跃客户中位数：{reference} 天）",
     ),
     Feature(
-        "gap_std_days", Family.ORDER_CYCLE, "lifetime", "days",
+        "gap_std_days",
+        Family.ORDER_CYCLE,
+        "lifetime",
+        "days",
         "Standard deviation (ddof=0) of days between consecutive completed orders; "
         "missing with fewer than three orders.",
         "Order gaps vary by {value} days (active customers: {reference} days)",
         "下单间隔波动 {value} 天（活跃客户中位数：{reference} 天）",
     ),
     Feature(
-        "overdue_ratio", Family.ORDER_CYCLE, "lifetime", "ratio",
-        "days_since_last_order / the customer's usual gap (gap_mean_days); for a "
-        "one-order customer the usual gap is features.single_order_gap_days.",
+        "overdue_ratio",
+        Family.ORDER_CYCLE,
+        "lifetime",
+        "ratio",
+        "days_since_last_order / the customer's usual gap: gap_mean_days floored at "
+        "features.min_usual_gap_days (same-day repeat orders); for a one-order customer "
+        "the usual gap is features.single_order_gap_days.",
         "No order for {value}× the usual gap of {reference} days",
         "未下单时长已是平时下单间隔（{reference} 天）的 {value} 倍",
         direction=1,
@@ -184,35 +239,50 @@ CATALOG: tuple[Feature, ...] = (
     ),
     # --- CATEGORY_SHIFT ------------------------------------------------------------
     Feature(
-        "products_90d", Family.CATEGORY_SHIFT, "90d", "products",
+        "products_90d",
+        Family.CATEGORY_SHIFT,
+        "90d",
+        "products",
         "Distinct products bought (completed) in the 90 days before the cutoff.",
         "Bought {value} distinct products in the last 90 days (active customers: {reference})",
         "近 90 天购买 {value} 种商品（活跃客户中位数：{reference} 种）",
         requires=("product_id",),
     ),
     Feature(
-        "products_365d", Family.CATEGORY_SHIFT, "365d", "products",
+        "products_365d",
+        Family.CATEGORY_SHIFT,
+        "365d",
+        "products",
         "Distinct products bought (completed) in the 365 days before the cutoff.",
         "Bought {value} distinct products in the last 365 days (active customers: {reference})",
         "近 365 天购买 {value} 种商品（活跃客户中位数：{reference} 种）",
         requires=("product_id",),
     ),
     Feature(
-        "categories_90d", Family.CATEGORY_SHIFT, "90d", "categories",
+        "categories_90d",
+        Family.CATEGORY_SHIFT,
+        "90d",
+        "categories",
         "Distinct categories bought (completed) in the 90 days before the cutoff.",
         "Bought from {value} categories in the last 90 days (active customers: {reference})",
         "近 90 天购买 {value} 个品类（活跃客户中位数：{reference} 个）",
         requires=("category",),
     ),
     Feature(
-        "categories_365d", Family.CATEGORY_SHIFT, "365d", "categories",
+        "categories_365d",
+        Family.CATEGORY_SHIFT,
+        "365d",
+        "categories",
         "Distinct categories bought (completed) in the 365 days before the cutoff.",
         "Bought from {value} categories in the last 365 days (active customers: {reference})",
         "近 365 天购买 {value} 个品类（活跃客户中位数：{reference} 个）",
         requires=("category",),
     ),
     Feature(
-        "category_shift_90d", Family.CATEGORY_SHIFT, "90d", "share",
+        "category_shift_90d",
+        Family.CATEGORY_SHIFT,
+        "90d",
+        "share",
         "Total-variation distance between category spend shares in the last 90 days "
         "and the 90 days before (0 = same mix, 1 = disjoint); missing when either "
         "window has no spend.",
@@ -222,7 +292,10 @@ CATALOG: tuple[Feature, ...] = (
         reference="own",
     ),
     Feature(
-        "regular_categories_missed_90d", Family.CATEGORY_SHIFT, "90d", "categories",
+        "regular_categories_missed_90d",
+        Family.CATEGORY_SHIFT,
+        "90d",
+        "categories",
         "Regular categories (bought in at least features.regular_category_min_orders "
         "orders in [T-365d, T-90d)) with no purchase in the last 90 days.",
         "Stopped buying {value} regular categories in the last 90 days",
@@ -233,21 +306,29 @@ CATALOG: tuple[Feature, ...] = (
     ),
     # --- RETURNS -------------------------------------------------------------------
     Feature(
-        "return_rate_365d", Family.RETURNS, "365d", "share",
-        "Returned value / completed spend in the 365 days before the cutoff; "
-        "missing when there is no completed spend.",
+        "return_rate_365d",
+        Family.RETURNS,
+        "365d",
+        "share",
+        "Returned + cancelled value (absolute) / completed spend in the 365 days before "
+        "the cutoff; missing when there is no completed spend.",
         "Returned {pct}% of spend in the last 365 days (active customers: {reference})",
         "近 365 天退货金额占消费的 {pct}%（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "cancel_rate_365d", Family.RETURNS, "365d", "share",
-        "Cancelled orders / (completed + cancelled orders) in the 365 days before the "
-        "cutoff.",
+        "cancel_rate_365d",
+        Family.RETURNS,
+        "365d",
+        "share",
+        "Cancelled orders / (completed + cancelled orders) in the 365 days before the cutoff.",
         "Cancelled {pct}% of orders in the last 365 days (active customers: {reference})",
         "近 365 天取消订单占比 {pct}%（活跃客户中位数：{reference}）",
     ),
     Feature(
-        "return_rate_trend_90d", Family.RETURNS, "90d", "share",
+        "return_rate_trend_90d",
+        Family.RETURNS,
+        "90d",
+        "share",
         "Return rate (returned + cancelled value / completed spend) in the last 90 days "
         "minus the same rate in the 90 days before; missing when either window has no "
         "completed spend.",
@@ -257,14 +338,20 @@ CATALOG: tuple[Feature, ...] = (
     ),
     # --- TENURE --------------------------------------------------------------------
     Feature(
-        "tenure_days", Family.TENURE, "lifetime", "days",
+        "tenure_days",
+        Family.TENURE,
+        "lifetime",
+        "days",
         "Days from the first completed order to the cutoff.",
         "Customer for {value} days (active customers: {reference} days)",
         "成为客户 {value} 天（活跃客户中位数：{reference} 天）",
     ),
     # --- VALUE ---------------------------------------------------------------------
     Feature(
-        "value_tier", Family.VALUE, "365d", "tier",
+        "value_tier",
+        Family.VALUE,
+        "365d",
+        "tier",
         "Value tier from spend_365d against features.value_tiers thresholds "
         "(0 = low, 1 = medium, 2 = high).",
         "Value tier {value} (active customers: {reference})",
