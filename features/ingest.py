@@ -36,7 +36,7 @@ from features.ingest_rules import (
     quarantine_names,
     quarantine_sql,
 )
-from features.ingest_source import IngestError, Source, literal, open_source
+from features.ingest_source import IngestError, Source, duckdb_message, literal, open_source
 from features.ingest_sql import REASONS, STATUSES
 from features.params import ParamsError, load_section, read_params
 
@@ -176,7 +176,7 @@ def run_ingest(params: DataParams, orders: Path, quarantine: Path, report_path: 
         try:
             report, problem = _ingest(con, params, orders, quarantine)
         except duckdb.Error as exc:
-            raise IngestError(f"reading {params.source!r} failed: {exc}") from exc
+            raise IngestError(f"reading {params.source!r} failed: {duckdb_message(exc)}") from exc
     write_report(report, report_path)
     if problem is not None:
         orders.unlink(missing_ok=True)

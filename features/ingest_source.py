@@ -106,13 +106,25 @@ def source_sql(files: tuple[str, ...], fmt: SourceFormat, params: DataParams) ->
     return "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects)
 
 
-def _describe(con: duckdb.DuckDBPyConnection, files: tuple[str, ...]) -> dict[str, str]:
-    """Source column names and types, failing with the file name when unreadable."""
+def duckdb_message(exc: duckdb.Error) -> str:
+    """DuckDB's error without the echoed SQL (which only shows our generated query)."""
+    text = str(exc).split("\n\nLINE ")[0]
+    for tail in ("\nThe search space", "\nPossible fixes", "\nPossible Solution"):
+        text = text.split(tail)[0]
+    return " ".join(text.split())
+
+
+def _describe(
+    con: duckdb.DuckDBPyConnection, sql: str, files: tuple[str, ...], fmt: SourceFormat
+) -> dict[str, str]:
+    """Create ``src`` and return its columns and types, naming the file when unreadable."""
     try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW src AS {sql}")
         rows = con.execute("DESCRIBE SELECT * FROM src").fetchall()
     except duckdb.Error as exc:
-        shown = files[0] if len(files) == 1 else f"{len(files)} files ({files[0]}, ...)"
-        raise IngestError(f"cannot read {shown}: {exc}") from exc
+        shown = files[0] if len(files) == 1 else f"one of {len(files)} files ({files[0]}, ...)"
+        hint = " (check data.csv_delimiter and data.csv_encoding)" if fmt == "csv" else ""
+        raise IngestError(f"cannot read {shown}: {duckdb_message(exc)}{hint}") from exc
     return {str(name): str(dtype) for name, dtype, *_ in rows}
 
 
@@ -152,8 +164,7 @@ def open_source(con: duckdb.DuckDBPyConnection, params: DataParams) -> Source:
     for path in files:
         if not Path(path).stat().st_size:
             raise IngestError(f"source file {path!r} is empty")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src AS {source_sql(files, fmt, params)}")
-    columns = _describe(con, files)
+    columns = _describe(con, source_sql(files, fmt, params), files, fmt)
     where = files[0] if len(files) == 1 else f"the {len(files)} files of {params.source!r}"
     check_columns(columns, params, where)
     logger.info("reading %d %s file(s) from %s", len(files), fmt, params.source)
