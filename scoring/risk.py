@@ -31,7 +31,7 @@ def tier_names(value_tier: pd.Series) -> NDArray[np.object_]:
         pos = int(np.argmax(bad.to_numpy()))
         raise ValueError(
             f"value_tier must be one of 0..{len(TIER_NAMES) - 1}; "
-            f"row {value_tier.index[pos]!r} has {value_tier.iloc[pos]!r}"
+            f"row {value_tier.index[pos]!r} has {value_tier.iloc[pos]}"
         )
     return np.asarray(TIER_NAMES, dtype=object)[codes.to_numpy(np.int64)]
 

@@ -1,0 +1,140 @@
+"""Stage ``score``: every customer of the latest snapshot -> scores Parquet + CRM CSV.
+
+``python -m scoring.score --params params.yaml --model-dir models/churn
+--latest data/processed/latest.parquet --scores data/scores/latest.parquet
+--csv data/scores/latest.csv``
+
+Customers are scored in batches of ``score.chunk_rows`` by
+:func:`scoring.results.score_customers` (the function the API calls), with the
+population references resolved once on the whole snapshot so every batch cites the same
+medians. The CSV flattens reasons into ``reason_<i>_code/_impact/_en/_zh`` columns and
+the triggered rules into ``rule_codes`` (``;``-separated) and ``rules_en``/``rules_zh``
+(`` | ``-separated), UTF-8, for CRM import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+from rich.console import Console
+
+from features.params import load_section, read_params
+from scoring.config import ScoreConfig, load_score_config
+from scoring.model import ChurnModel
+from scoring.reasons import resolve_reference
+from scoring.results import score_customers
+from scoring.rules import RulesParams
+
+logger = logging.getLogger(__name__)
+CSV_BASE = (
+    "customer_id", "churn_probability", "risk_level", "value_tier", "revenue_at_risk",
+    "as_of", "model_version",
+)  # fmt: skip
+
+
+def _list_array(column: pd.Series) -> pa.ListArray:
+    """A list column (Arrow-backed or lists of dicts) as one Arrow ListArray."""
+    arr = pa.array(column)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _list_field(column: pd.Series, top_k: int, field: str) -> list[NDArray[np.object_]]:
+    """Per position ``i < top_k``: ``field`` of the i-th list element of each row."""
+    arr = _list_array(column)
+    offsets = np.asarray(arr.offsets)
+    flat = arr.flatten()
+    parents = np.repeat(np.arange(len(arr)), np.diff(offsets))
+    position = np.arange(len(flat)) - offsets[:-1][parents]
+    values = np.asarray(flat.field(field).to_pylist(), dtype=object)
+    out = []
+    for i in range(top_k):
+        col = np.full(len(arr), None, dtype=object)
+        sel = position == i
+        col[parents[sel]] = values[sel]
+        out.append(col)
+    return out
+
+
+def _joined(column: pd.Series, field: str, sep: str) -> list[str]:
+    """``sep``-joined ``field`` of every list element, per row."""
+    return [sep.join(str(item[field]) for item in items) for items in column]
+
+
+def crm_frame(scores: pd.DataFrame, top_k: int) -> pd.DataFrame:
+    """Flatten a scores frame into one flat row per customer for CRM import."""
+    out = scores.loc[:, list(CSV_BASE)].copy()
+    fields = {"code": "code", "impact": "impact", "en": "text_en", "zh": "text_zh"}
+    for suffix, field in fields.items():
+        for i, col in enumerate(_list_field(scores["reasons"], top_k, field), start=1):
+            out[f"reason_{i}_{suffix}"] = col
+    ordered = list(CSV_BASE) + [f"reason_{i}_{s}" for i in range(1, top_k + 1) for s in fields]
+    out = out[ordered]
+    out["rule_codes"] = _joined(scores["triggered_rules"], "code", ";")
+    out["rules_en"] = _joined(scores["triggered_rules"], "text_en", " | ")
+    out["rules_zh"] = _joined(scores["triggered_rules"], "text_zh", " | ")
+    return out
+
+
+def score_snapshot(
+    model: ChurnModel, latest: pd.DataFrame, config: ScoreConfig, rules: RulesParams
+) -> list[pd.DataFrame]:
+    """Score ``latest`` in batches of ``score.chunk_rows``; one frame per batch."""
+    reference = resolve_reference(model.reference, latest, model.feature_names)
+    step = config.score.chunk_rows
+    return [
+        score_customers(
+            model, latest.iloc[start : start + step], config, rules,
+            config.reasons.top_k, reference=reference,
+        )
+        for start in range(0, max(len(latest), 1), step)
+    ]  # fmt: skip
+
+
+def write_outputs(batches: list[pd.DataFrame], scores: Path, csv: Path, top_k: int) -> int:
+    """Write the batches to one Parquet file and one CSV; return the row count."""
+    scores.parent.mkdir(parents=True, exist_ok=True)
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    for i, batch in enumerate(batches):
+        table = pa.Table.from_pandas(batch, preserve_index=False).replace_schema_metadata(None)
+        writer = writer or pq.ParquetWriter(str(scores), table.schema)
+        writer.write_table(table)
+        crm_frame(batch, top_k).to_csv(csv, index=False, mode="w" if i == 0 else "a",
+                                       header=i == 0, encoding="utf-8")  # fmt: skip
+        rows += len(batch)
+    if writer is not None:
+        writer.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse args, load params/model/snapshot, score, write Parquet + CSV."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", required=True, type=Path)
+    parser.add_argument("--model-dir", required=True, type=Path)
+    parser.add_argument("--latest", required=True, type=Path)
+    parser.add_argument("--scores", required=True, type=Path)
+    parser.add_argument("--csv", required=True, type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    raw = read_params(args.params)
+    config = load_score_config(raw)
+    rules = load_section(raw, "rules", RulesParams)
+    model = ChurnModel.load(args.model_dir)
+    latest = pd.read_parquet(args.latest)
+    batches = score_snapshot(model, latest, config, rules)
+    n = write_outputs(batches, args.scores, args.csv, config.reasons.top_k)
+    levels = pd.concat([b["risk_level"] for b in batches]).value_counts().to_dict()
+    Console().print(f"scored {n} customers -> {args.scores}, {args.csv}; risk levels {levels}")
+
+
+if __name__ == "__main__":
+    main()

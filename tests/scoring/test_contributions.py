@@ -1,0 +1,48 @@
+"""TreeSHAP contributions: LightGBM pred_contrib == shap.TreeExplainer == dedup path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shap
+
+from scoring.contributions import dedup_contributions, tree_contributions
+from scoring.model import ChurnModel
+
+
+def test_pred_contrib_equals_shap_tree_explainer(model: ChurnModel, snapshot: pd.DataFrame):
+    x = model.matrix(snapshot.iloc[:200])
+    ours = model.contributions(snapshot.iloc[:200])
+    explainer = shap.TreeExplainer(model.booster, feature_perturbation="tree_path_dependent")
+    theirs = np.asarray(explainer.shap_values(x))
+    np.testing.assert_allclose(ours[:, :-1], theirs, atol=1e-9)
+    np.testing.assert_allclose(ours[:, -1], explainer.expected_value, atol=1e-9)
+
+
+def test_contributions_sum_to_margin(model: ChurnModel, snapshot: pd.DataFrame):
+    contrib = model.contributions(snapshot)
+    np.testing.assert_allclose(contrib.sum(axis=1), model.margin(snapshot), atol=1e-9)
+
+
+def test_dedup_equals_pred_contrib_with_missing_and_zero(model: ChurnModel, snapshot: pd.DataFrame):
+    x = model.matrix(snapshot)
+    x[::7, 3] = np.nan  # missing values take LightGBM's default direction
+    x[::5, 0] = 0.0  # exact zeros have their own bin
+    direct = np.asarray(model.booster.predict(x, pred_contrib=True))
+    np.testing.assert_allclose(dedup_contributions(model.booster, x), direct, atol=1e-10)
+
+
+def test_dedup_handles_duplicate_rows_and_empty_input(model: ChurnModel, snapshot):
+    x = np.repeat(model.matrix(snapshot.iloc[:3]), 50, axis=0)
+    direct = np.asarray(model.booster.predict(x, pred_contrib=True))
+    np.testing.assert_allclose(dedup_contributions(model.booster, x), direct, atol=1e-10)
+    empty = dedup_contributions(model.booster, x[:0])
+    assert empty.shape == (0, x.shape[1] + 1)
+
+
+def test_auto_method_switches_on_batch_size(model: ChurnModel, snapshot: pd.DataFrame):
+    x = model.matrix(snapshot)
+    small = tree_contributions(model.booster, x[:10], "auto", dedup_min_rows=100)
+    big = tree_contributions(model.booster, x, "auto", dedup_min_rows=100)
+    np.testing.assert_array_equal(small, model.booster.predict(x[:10], pred_contrib=True))
+    np.testing.assert_allclose(big[:10], small, atol=1e-10)

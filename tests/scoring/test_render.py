@@ -1,0 +1,65 @@
+"""Sentences in en and zh-CN with real, correctly formatted numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from scoring.render import format_number, format_pct, render_sentence
+
+
+def test_days_sentence_en_and_zh():
+    assert (
+        render_sentence("days_since_last_order", 142.4, 35.0, "en")
+        == "No order for 142 days (active customers: 35 days)"
+    )
+    assert (
+        render_sentence("days_since_last_order", 142.4, 35.0, "zh-CN")
+        == "已 142 天未下单（活跃客户中位数：35 天）"
+    )
+
+
+def test_overdue_ratio_cites_the_usual_gap_in_days():
+    assert (
+        render_sentence("overdue_ratio", 4.06, 35.2, "en")
+        == "No order for 4.1× the usual gap of 35 days"
+    )
+    assert (
+        render_sentence("overdue_ratio", 4.06, 35.2, "zh-CN")
+        == "未下单时长已是平时下单间隔（35 天）的 4.1 倍"
+    )
+
+
+def test_trend_keeps_the_sign_of_a_decline():
+    assert (
+        render_sentence("spend_trend_90d", -0.62, 800.0, "en")
+        == "Spend in the last 90 days changed -62% vs the 90 days before"
+    )
+    assert render_sentence("spend_trend_90d", -0.62, 800.0, "zh-CN") == (
+        "近 90 天消费额较前 90 天变化 -62%"
+    )
+
+
+def test_currency_share_tier_and_missing_formats():
+    assert format_number(12345.678, "currency") == "12,346"
+    assert format_number(9.5, "currency") == "9.50"
+    assert format_number(0.0, "currency") == "0"
+    assert format_number(0.032, "share") == "3.2%"
+    assert format_number(2.0, "tier", "en") == "high"
+    assert format_number(0.0, "tier", "zh-CN") == "低"
+    assert format_number(2.5, "orders") == "2.5"
+    assert format_number(math.nan, "days", "en") == "n/a"
+    assert format_number(math.nan, "days", "zh-CN") == "不详"
+    assert format_pct(0.034) == "3.4"
+    assert (
+        render_sentence("return_rate_365d", 0.12, 0.01, "en")
+        == "Returned 12% of spend in the last 365 days (active customers: 1.0%)"
+    )
+
+
+def test_bad_language_and_feature_are_errors():
+    with pytest.raises(ValueError, match="lang"):
+        render_sentence("tenure_days", 1.0, 1.0, "fr")
+    with pytest.raises(KeyError, match="not in the catalog"):
+        render_sentence("no_such_feature", 1.0, 1.0, "en")
