@@ -22,7 +22,8 @@ Array = NDArray[np.float64]
 class Calibrator(Protocol):
     """Maps raw margins (log-odds from LightGBM) to calibrated probabilities."""
 
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def transform(self, margin: Array) -> Array: ...
 

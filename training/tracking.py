@@ -1,0 +1,116 @@
+"""MLflow tracking and registration of a trained churn bundle.
+
+The tracking URI comes from ``MLFLOW_TRACKING_URI`` when set, else from
+``registry.tracking_uri`` (default ``sqlite:///mlflow.db``); a relative SQLite path is
+resolved against the repository root passed in, never against the working directory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from scoring.mlflow_model import BUNDLE_ARTIFACT, ChurnPyfunc
+from scoring.model import ChurnModel
+from training.config import RegistryParams
+
+logger = logging.getLogger(__name__)
+
+_SQLITE = "sqlite:///"
+_REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "mlflow", "pydantic")
+
+
+def resolve_tracking_uri(configured: str, root: Path, env: Mapping[str, str]) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``configured`` with a relative SQLite path
+    made absolute under ``root``."""
+    uri = env.get("MLFLOW_TRACKING_URI") or configured
+    if uri.startswith(_SQLITE) and not uri.startswith(_SQLITE + "/"):
+        uri = _SQLITE + str((root / uri[len(_SQLITE) :]).resolve())
+    return uri
+
+
+def _experiment_id(client: MlflowClient, name: str, uri: str) -> str:
+    """Get or create the experiment; with SQLite, artifacts go next to the database."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    location = None
+    if uri.startswith(_SQLITE):
+        location = (Path(uri[len(_SQLITE) :]).parent / "mlartifacts").as_uri()
+    return str(client.create_experiment(name, artifact_location=location))
+
+
+def _requirements() -> list[str]:
+    out = []
+    for name in _REQUIREMENTS:
+        try:
+            out.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            out.append(name)
+    return out
+
+
+def flatten(prefix: str, tree: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dict -> ``a.b.c`` keys (MLflow params and metrics are flat)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten(name, value))
+        else:
+            out[name] = value
+    return out
+
+
+def log_and_register(
+    uri: str,
+    registry: RegistryParams,
+    bundle_dir: Path,
+    model: ChurnModel,
+    example: pd.DataFrame,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    tags: Mapping[str, str],
+    figures: list[Path],
+) -> tuple[str, str]:
+    """Log one training run and register the bundle as ``registry.model_name``.
+
+    Returns ``(run_id, model_version)``.
+    """
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment_id = _experiment_id(client, registry.experiment, uri)
+    numeric = {k: float(v) for k, v in flatten("", metrics).items() if isinstance(v, int | float)}
+    signature = infer_signature(
+        example, pd.DataFrame({"churn_probability": model.predict_proba(example)})
+    )
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
+        mlflow.log_metrics(numeric)
+        mlflow.set_tags(dict(tags))
+        for fig in figures:
+            mlflow.log_artifact(str(fig), artifact_path="plots")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ChurnPyfunc(),
+            artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+            signature=signature,
+            input_example=example,
+            registered_model_name=registry.model_name,
+            pip_requirements=_requirements(),
+        )
+    model_version = str(info.registered_model_version)
+    logger.info(
+        "MLflow run %s registered %s v%s", run.info.run_id, registry.model_name, model_version
+    )
+    return run.info.run_id, model_version
