@@ -1,0 +1,1 @@
+"""Thin HTTP routes: parse, call the service, return its bytes."""
