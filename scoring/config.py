@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.catalog import TIER_NAMES
 from features.config import FeatureParams
@@ -72,7 +72,20 @@ class ExplainParams(Frozen):
     n_dependence: int = Field(4, ge=0)
     top_customers: int = Field(25, ge=1)
     reliability_bins: int = Field(10, ge=2)
-    mlflow_experiment: str = "churn"
+
+
+class RegistryView(BaseModel):
+    """The MLflow keys of the training helper's ``registry`` section that explain reads.
+
+    Only the keys needed to log the report are read (other keys are ignored, not
+    errors: the section is validated in full by the training stage that owns it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    tracking_uri: str = "sqlite:///mlflow.db"
+    experiment: str = "churn"
+    enabled: bool = True
 
 
 class ScoreConfig(Frozen):
