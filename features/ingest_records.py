@@ -168,7 +168,8 @@ def _split(result: pd.DataFrame, table: pa.Table, errors: list[RecordError]) -> 
             value = texts[field][pos] if field in texts else None
             errors.append(RecordError(int(idx), str(field), str(reason), value))
     clean = result.loc[~bad].drop(columns=["idx", "reason", "field"]).reset_index(drop=True)
-    return ValidatedRecords(clean, sorted(errors, key=lambda e: e.index))
+    typed = _frame(clean.to_dict("records"), list(clean.columns))
+    return ValidatedRecords(typed, sorted(errors, key=lambda e: e.index))
 
 
 def _prepare(
