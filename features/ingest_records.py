@@ -168,7 +168,8 @@ def _split(result: pd.DataFrame, table: pa.Table, errors: list[RecordError]) -> 
             value = texts[field][pos] if field in texts else None
             errors.append(RecordError(int(idx), str(field), str(reason), value))
     clean = result.loc[~bad].drop(columns=["idx", "reason", "field"]).reset_index(drop=True)
-    typed = _frame(clean.to_dict("records"), list(clean.columns))
+    rows = [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+    typed = _frame(rows, [str(c) for c in clean.columns])
     return ValidatedRecords(typed, sorted(errors, key=lambda e: e.index))
 
 
