@@ -40,7 +40,9 @@ def test_every_path_in_a_stage_command_is_declared(name: str) -> None:
     stage = _stages()[name]
     declared = _declared(stage)
     undeclared = [
-        p for p in _path_args(stage["cmd"]) if not any(p == d or p.startswith(d + "/") for d in declared)
+        p
+        for p in _path_args(stage["cmd"])
+        if not any(p == d or p.startswith(d + "/") for d in declared)
     ]
     assert undeclared == [], f"stage {name} uses undeclared paths {undeclared}"
 
