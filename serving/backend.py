@@ -99,9 +99,10 @@ class PipelineScorer:
                 checked.frame, as_of, self.params.features, columns=self.order_columns
             )
         except ValueError as exc:
-            raise InvalidOrders(
-                str(exc), [{"index": None, "field": "orders", "message": str(exc)}]
-            ) from exc
+            raise InvalidOrders(str(exc), [_detail(None, "orders", str(exc))]) from exc
+        if features.empty:
+            message = "no completed order before as_of: nothing to score"
+            raise InvalidOrders(message, [_detail(None, "orders", message)])
         return score_customers(
             self.model, features, self.params.score, self.params.rules, top_k,
             reference=self.reference,
@@ -113,8 +114,12 @@ def _with_customer(customer_id: str, index: int, order: Mapping[str, Any]) -> di
     given = order.get("customer_id")
     if given is not None and str(given) != customer_id:
         message = f"order customer_id {given!r} differs from the request's {customer_id!r}"
-        raise InvalidOrders(message, [{"index": index, "field": "customer_id", "message": message}])
+        raise InvalidOrders(message, [_detail(index, "customer_id", message)])
     return {**order, "customer_id": customer_id}
+
+
+def _detail(index: int | None, field: str, message: str) -> dict[str, Any]:
+    return {"index": index, "field": field, "message": message}
 
 
 def order_columns(feature_names: Sequence[str]) -> frozenset[str]:

@@ -42,7 +42,7 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(out) or math.isinf(out) else out
 
 
-def _as_of(value: Any) -> str:
+def as_of_text(value: Any) -> str:
     """ISO date for midnight cutoffs (the usual case), else an ISO timestamp."""
     ts = pd.Timestamp(value)
     if ts == ts.normalize():
@@ -94,7 +94,7 @@ def full_record(row: Mapping[Any, Any]) -> dict[str, Any]:
         "revenue_at_risk": _number(row["revenue_at_risk"]),
         "reasons": [_reason(r) for r in _items(row["reasons"])],
         "triggered_rules": [_rule(r) for r in _items(row["triggered_rules"])],
-        "as_of": as_of if isinstance(as_of, str) else _as_of(as_of),
+        "as_of": as_of if isinstance(as_of, str) else as_of_text(as_of),
         "model_version": str(row["model_version"]),
     }
 

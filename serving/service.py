@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import orjson
 import pandas as pd
 
-from serving.records import Prepared, full_record, public_body
+from serving.records import Prepared, as_of_text, full_record, public_body
 
 logger = logging.getLogger(__name__)
 
@@ -255,10 +255,8 @@ class ChurnService:
         cutoff = as_of if as_of is not None else state.as_of
         scores = state.scorer.score_online(customer_id, orders, cutoff, self.options.max_top_k)
         if len(scores) != 1:
-            raise InvalidOrders(
-                "no completed order before as_of: the customer is outside the scored population",
-                [{"index": None, "field": "orders", "message": "no completed order before as_of"}],
-            )
+            message = f"expected one scored customer, the orders gave {len(scores)}"
+            raise InvalidOrders(message, [{"index": None, "field": "orders", "message": message}])
         record = full_record(scores.to_dict("records")[0])
         return public_body(record, lang, self._top_k(state, top_k))
 
@@ -267,7 +265,7 @@ class ChurnService:
         state = self.state
         return {
             **state.info,
-            "snapshot_as_of": state.as_of.isoformat(),
+            "snapshot_as_of": as_of_text(state.as_of),
             "customers": state.n_customers,
             "loaded_at": state.loaded_at,
         }

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from serving.records import dumps
+from serving.records import as_of_text, dumps
 from serving.routes.deps import MetricsDep, ServiceDep, require_admin_key, require_client_key
 from serving.schemas import ErrorBody, ModelInfo, ReloadResponse
 from serving.service import ReloadFailed
@@ -47,7 +47,7 @@ def reload_model(service: ServiceDep, metrics: MetricsDep) -> ReloadResponse:
         status="reloaded",
         model_version=_version(state.info),
         customers=state.n_customers,
-        snapshot_as_of=state.as_of.isoformat(),
+        snapshot_as_of=as_of_text(state.as_of),
     )
 
 

@@ -95,7 +95,7 @@ def backend(model_a: ChurnModel) -> SyntheticBackend:
     return SyntheticBackend(model_a, snapshot())
 
 
-def test_settings(**overrides: Any) -> Settings:
+def make_settings(**overrides: Any) -> Settings:
     """Settings for tests: known keys, blocking startup load, no environment reads."""
     base: dict[str, Any] = {"api_keys": CLIENT_KEY, "admin_key": ADMIN_KEY,
                             "startup_load": "blocking", "max_batch_size": 50}  # fmt: skip
@@ -104,6 +104,6 @@ def test_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture()
 def client(backend: SyntheticBackend) -> Iterator[TestClient]:
-    app = create_app(test_settings(), backend_factory=lambda _: backend)
+    app = create_app(make_settings(), backend_factory=lambda _: backend)
     with TestClient(app, headers={"X-API-Key": CLIENT_KEY}) as c:
         yield c

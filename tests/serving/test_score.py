@@ -1,0 +1,96 @@
+"""POST /v1/churn/score: raw orders -> ingest checks -> build_online -> batch scorer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from features.online import build_online
+from serving.schemas import CustomerChurn
+from tests.serving.conftest import SyntheticBackend
+
+SCORE = "/v1/churn/score"
+
+
+def orders(n: int = 12) -> list[dict[str, Any]]:
+    """A customer who bought monthly, then went quiet, with one return."""
+    start = pd.Timestamp("2010-12-15 10:00")
+    out = [
+        {"order_id": f"o{i}", "order_ts": (start + pd.Timedelta(days=30 * i)).isoformat(),
+         "amount": 80.0 + 5 * i, "status": "completed", "product_id": f"P{i % 4}"}
+        for i in range(n)
+    ]  # fmt: skip
+    out.append({"order_id": "r1", "order_ts": "2011-08-01T09:00:00", "amount": -40.0,
+                "status": "returned", "product_id": "P1"})  # fmt: skip
+    return out
+
+
+def test_score_equals_batch_scorer_on_online_features(
+    client: TestClient, backend: SyntheticBackend
+) -> None:
+    r = client.post(SCORE, json={"customer_id": "new-1", "orders": orders(), "top_k": 3})
+    assert r.status_code == 200, r.text
+    body = CustomerChurn.model_validate(r.json())
+    loaded = backend.load()
+    frame = pd.DataFrame([{**o, "customer_id": "new-1"} for o in orders()])
+    frame["order_ts"] = pd.to_datetime(frame["order_ts"]).astype("datetime64[us]")
+    features = build_online(
+        frame, pd.Timestamp("2011-12-09"), loaded.scorer.params.features,  # type: ignore[attr-defined]
+        columns=loaded.scorer.order_columns,  # type: ignore[attr-defined]
+    )  # fmt: skip
+    expected = loaded.scorer.score_batch(features, 3).iloc[0]
+    assert body.churn_probability == pytest.approx(expected["churn_probability"], abs=1e-12)
+    assert [x.code for x in body.reasons] == [x["code"] for x in expected["reasons"]]
+    assert body.as_of == "2011-12-09"  # default: the snapshot's cutoff
+
+
+def test_orders_after_as_of_do_not_count(client: TestClient) -> None:
+    base = client.post(SCORE, json={"customer_id": "n2", "orders": orders(),
+                                    "as_of": "2011-10-01T00:00:00"}).json()  # fmt: skip
+    later = [*orders(), {"order_id": "late", "order_ts": "2011-11-01T00:00:00", "amount": 9e4}]
+    again = client.post(SCORE, json={"customer_id": "n2", "orders": later,
+                                     "as_of": "2011-10-01T00:00:00"}).json()  # fmt: skip
+    assert again == base
+    assert base["as_of"] == "2011-10-01"
+
+
+def test_invalid_orders_name_index_and_field(client: TestClient) -> None:
+    bad = orders(3)
+    bad[1]["order_ts"] = "yesterday"
+    bad[2]["amount"] = "lots"
+    r = client.post(SCORE, json={"customer_id": "n3", "orders": bad})
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["code"] == "invalid_orders"
+    assert [(d["index"], d["field"]) for d in error["details"]] == [(1, "order_ts"), (2, "amount")]
+
+
+def test_other_customers_orders_are_rejected(client: TestClient) -> None:
+    mixed = orders(3)
+    mixed[2]["customer_id"] = "someone-else"
+    r = client.post(SCORE, json={"customer_id": "n4", "orders": mixed})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0] == {
+        "index": 2, "field": "customer_id", "message": r.json()["error"]["details"][0]["message"]
+    }  # fmt: skip
+
+
+def test_no_completed_order_before_as_of_is_422(client: TestClient) -> None:
+    r = client.post(SCORE, json={"customer_id": "n5", "orders": orders(2),
+                                 "as_of": "2010-01-01T00:00:00"})  # fmt: skip
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_orders"
+
+
+def test_too_many_orders_is_413(backend: SyntheticBackend) -> None:
+    from serving.app import create_app
+    from tests.serving.conftest import CLIENT_KEY, make_settings
+
+    app = create_app(make_settings(max_orders=5), backend_factory=lambda _: backend)
+    with TestClient(app, headers={"X-API-Key": CLIENT_KEY}) as c:
+        r = c.post(SCORE, json={"customer_id": "n6", "orders": orders(6)})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "batch_too_large"
