@@ -82,3 +82,68 @@ def score_config() -> ScoreConfig:
 @pytest.fixture(scope="session")
 def rules_params() -> RulesParams:
     return RulesParams()
+
+
+def write_params(path, registry_enabled: bool = False, lang: str = "en") -> None:
+    """The repo's params.yaml with the registry pointed at a local file (or disabled)."""
+    from pathlib import Path
+
+    import yaml
+
+    from features.params import read_params
+
+    raw = read_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    raw["registry"] = {**raw.get("registry", {}), "enabled": registry_enabled,
+                       "tracking_uri": "sqlite:///mlflow.db"}  # fmt: skip
+    raw["explain"] = {**raw["explain"], "lang": lang, "sample_rows": 400}
+    Path(path).write_text(yaml.safe_dump(raw, allow_unicode=True))
+
+
+@pytest.fixture(scope="session")
+def pipeline_dir(tmp_path_factory, train_frame, model, snapshot):
+    """A tiny pipeline workspace: bundle, snapshots, latest, scores and metrics on disk."""
+    import json
+
+    from scoring import score
+
+    root = tmp_path_factory.mktemp("pipeline")
+    (root / "data").mkdir()
+    (root / "reports").mkdir()
+    model.save(root / "models" / "churn")
+    snaps = train_frame.copy()
+    snaps["cutoff"] = pd.to_datetime("2011-06-01") + pd.to_timedelta(
+        (np.arange(len(snaps)) % 4) * 30, unit="D"
+    )
+    snaps.to_parquet(root / "data" / "snapshots.parquet")
+    snapshot.to_parquet(root / "data" / "latest.parquet")
+    metrics = {"model": {"roc_auc": 0.8, "pr_auc": 0.7, "brier": 0.17},
+               "baselines": {"rfm_logreg": {"roc_auc": 0.75, "pr_auc": 0.6, "brier": 0.19}}}  # fmt: skip
+    (root / "reports" / "metrics.json").write_text(json.dumps(metrics))
+    write_params(root / "params.yaml")
+    score.main([
+        "--params", str(root / "params.yaml"), "--model-dir", str(root / "models" / "churn"),
+        "--latest", str(root / "data" / "latest.parquet"),
+        "--scores", str(root / "data" / "scores.parquet"), "--csv", str(root / "data" / "scores.csv"),
+    ])  # fmt: skip
+    return root
+
+
+def explain_args(root, report_name: str = "churn_report.html") -> list[str]:
+    """CLI arguments of the explain stage inside ``pipeline_dir``."""
+    return [
+        "--params", str(root / "params.yaml"), "--model-dir", str(root / "models" / "churn"),
+        "--snapshots", str(root / "data" / "snapshots.parquet"),
+        "--latest", str(root / "data" / "latest.parquet"),
+        "--scores", str(root / "data" / "scores.parquet"),
+        "--metrics", str(root / "reports" / "metrics.json"),
+        "--report", str(root / "reports" / report_name),
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def report_path(pipeline_dir):
+    """The explain stage's HTML report built in ``pipeline_dir``."""
+    from scoring import explain
+
+    explain.main(explain_args(pipeline_dir))
+    return pipeline_dir / "reports" / "churn_report.html"
