@@ -116,14 +116,17 @@ def pipeline_dir(tmp_path_factory, train_frame, model, snapshot):
     )
     snaps.to_parquet(root / "data" / "snapshots.parquet")
     snapshot.to_parquet(root / "data" / "latest.parquet")
-    metrics = {"model": {"roc_auc": 0.8, "pr_auc": 0.7, "brier": 0.17},
-               "baselines": {"rfm_logreg": {"roc_auc": 0.75, "pr_auc": 0.6, "brier": 0.19}}}  # fmt: skip
+    metrics = {
+        "model": {"roc_auc": 0.8, "pr_auc": 0.7, "brier": 0.17},
+        "baselines": {"rfm_logreg": {"roc_auc": 0.75, "pr_auc": 0.6, "brier": 0.19}},
+    }
     (root / "reports" / "metrics.json").write_text(json.dumps(metrics))
     write_params(root / "params.yaml")
     score.main([
         "--params", str(root / "params.yaml"), "--model-dir", str(root / "models" / "churn"),
         "--latest", str(root / "data" / "latest.parquet"),
-        "--scores", str(root / "data" / "scores.parquet"), "--csv", str(root / "data" / "scores.csv"),
+        "--scores", str(root / "data" / "scores.parquet"),
+        "--csv", str(root / "data" / "scores.csv"),
     ])  # fmt: skip
     return root
 
