@@ -100,6 +100,21 @@ def _file_select(index: int, path: str, fmt: SourceFormat, params: DataParams) -
     return f"SELECT *, {index} AS {FILE_COL}, row_number() OVER () AS {ROW_COL} FROM {reader}"
 
 
+def _stage_csv(con: duckdb.DuckDBPyConnection, sql: str, files: tuple[str, ...]) -> str:
+    """Parse CSV once into a table of the (disk-backed) database; later passes scan it.
+
+    Ingest reads its source several times (duplicates, quarantine, clean); re-parsing
+    text each time would dominate the run.
+    """
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE staged_csv AS {sql}")
+    except duckdb.Error as exc:
+        shown = files[0] if len(files) == 1 else f"one of {len(files)} files ({files[0]}, ...)"
+        hint = " (check data.csv_delimiter and data.csv_encoding)"
+        raise IngestError(f"cannot read {shown}: {duckdb_message(exc)}{hint}") from exc
+    return "SELECT * FROM staged_csv"
+
+
 def source_sql(files: tuple[str, ...], fmt: SourceFormat, params: DataParams) -> str:
     """SQL for all files stacked by column name (a missing column reads as NULL)."""
     selects = [_file_select(i, path, fmt, params) for i, path in enumerate(files)]
@@ -164,7 +179,10 @@ def open_source(con: duckdb.DuckDBPyConnection, params: DataParams) -> Source:
     for path in files:
         if not Path(path).stat().st_size:
             raise IngestError(f"source file {path!r} is empty")
-    columns = _describe(con, source_sql(files, fmt, params), files, fmt)
+    sql = source_sql(files, fmt, params)
+    if fmt == "csv":
+        sql = _stage_csv(con, sql, files)
+    columns = _describe(con, sql, files, fmt)
     where = files[0] if len(files) == 1 else f"the {len(files)} files of {params.source!r}"
     check_columns(columns, params, where)
     logger.info("reading %d %s file(s) from %s", len(files), fmt, params.source)
