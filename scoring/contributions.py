@@ -121,6 +121,11 @@ def _pattern_codes(tree: TreeSplits, gb: GlobalBins, n: int) -> NDArray[np.int64
     if parts:  # too many bins for one int64: factorize the stacked partial keys
         stacked = np.column_stack([*parts, key])
         return np.unique(stacked, axis=0, return_inverse=True)[1].ravel().astype(np.int64)
+    if radix_product <= max(4 * n, 1 << 16):  # small key space: dense remap, no hashing
+        present = np.zeros(radix_product, dtype=bool)
+        present[key] = True
+        remap = np.cumsum(present, dtype=np.int64) - 1
+        return remap[key]
     codes, _ = pd.factorize(key)
     return np.asarray(codes, dtype=np.int64)
 

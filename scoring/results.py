@@ -20,7 +20,9 @@ rules ``{code, text_en, text_zh}``. ``value``/``reference`` are ``None`` when mi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -66,6 +68,15 @@ REASON_TYPE = pa.struct(
 RULE_TYPE = pa.struct([("code", pa.string()), ("text_en", pa.string()), ("text_zh", pa.string())])
 _PROTECTIVE_PREFIX = {"en": "Lowers risk: ", "zh-CN": "降低风险："}
 REQUIRED_COLUMNS = ("customer_id", "cutoff", "spend_365d", "value_tier")
+
+
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """Log how long one phase of scoring took (DEBUG; the benchmark collects these)."""
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    logger.debug("phase %s took %.3f s", name, seconds, extra={"phase": name, "seconds": seconds})
 
 
 def _check_columns(snapshot: pd.DataFrame, model: ChurnModel) -> None:
@@ -176,34 +187,38 @@ def score_customers(
     names = model.feature_names
     x = model.matrix(snapshot)
     probability = model.calibrator.transform(np.asarray(model.booster.predict(x, raw_score=True)))
-    contrib = tree_contributions(
-        model.booster, x, params.score.contrib_method, params.score.dedup_min_rows
-    )
+    with _phase("contributions"):
+        contrib = tree_contributions(
+            model.booster, x, params.score.contrib_method, params.score.dedup_min_rows
+        )
     fmap = family_map(names)
-    impacts, base = shapley_impacts(
-        family_contributions(contrib, fmap),
-        contrib[:, -1],
-        model.calibrator,
-        params.score.impact_chunk_rows,
-    )
+    with _phase("impacts"):
+        impacts, base = shapley_impacts(
+            family_contributions(contrib, fmap),
+            contrib[:, -1],
+            model.calibrator,
+            params.score.impact_chunk_rows,
+        )
     tiers = tier_names(snapshot["value_tier"])
     levels = risk_levels(probability, tiers, params.risk)
     population = (
         reference if reference is not None else resolve_reference(model.reference, snapshot, names)
     )
-    table = select_reasons(
-        impacts,
-        contrib,
-        x,
-        reference_matrix(snapshot, names, population),
-        fmap,
-        low_risk=levels == "low",
-        top_k=top_k,
-        min_impact=params.reasons.min_impact,
-        protective=params.reasons.low_risk_mode == "protective",
-    )
-    reasons = reasons_column(table, fmap, names)
-    rules = rules_column(snapshot, rules_params)
+    with _phase("reasons"):
+        table = select_reasons(
+            impacts,
+            contrib,
+            x,
+            reference_matrix(snapshot, names, population),
+            fmap,
+            low_risk=levels == "low",
+            top_k=top_k,
+            min_impact=params.reasons.min_impact,
+            protective=params.reasons.low_risk_mode == "protective",
+        )
+        reasons = reasons_column(table, fmap, names)
+    with _phase("rules"):
+        rules = rules_column(snapshot, rules_params)
     out = pd.DataFrame(
         {
             "customer_id": snapshot["customer_id"].astype(str).to_numpy(),
@@ -214,7 +229,7 @@ def score_customers(
                 probability, snapshot["spend_365d"].to_numpy(float), params.horizon_days
             ),
             "as_of": pd.to_datetime(snapshot["cutoff"]).to_numpy(),
-            "model_version": str(model.metadata.get("model_version", "unknown")),
+            "model_version": str(model.metadata.get("model_version") or "unregistered"),
             "base_probability": base,
         }
     )

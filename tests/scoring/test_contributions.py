@@ -46,3 +46,19 @@ def test_auto_method_switches_on_batch_size(model: ChurnModel, snapshot: pd.Data
     big = tree_contributions(model.booster, x, "auto", dedup_min_rows=100)
     np.testing.assert_array_equal(small, model.booster.predict(x[:10], pred_contrib=True))
     np.testing.assert_allclose(big[:10], small, atol=1e-10)
+
+
+def test_dedup_exact_for_shallow_and_for_deep_trees(train_frame: pd.DataFrame):
+    """Small key spaces use a dense remap, large ones hashing: both must be exact."""
+    import lightgbm as lgb
+
+    from .conftest import MODEL_FEATURES
+
+    x = train_frame.loc[:, list(MODEL_FEATURES)].to_numpy(float)
+    y = train_frame["label"].to_numpy()
+    for leaves, depth in ((4, 2), (63, -1)):
+        params = {"objective": "binary", "num_leaves": leaves, "max_depth": depth,
+                  "verbose": -1, "seed": 1, "num_threads": 2, "min_data_in_leaf": 5}  # fmt: skip
+        booster = lgb.train(params, lgb.Dataset(x, y), num_boost_round=15)
+        direct = np.asarray(booster.predict(x[:800], pred_contrib=True))
+        np.testing.assert_allclose(dedup_contributions(booster, x[:800]), direct, atol=1e-10)
