@@ -23,7 +23,7 @@ from serving.service import ServiceError
 from serving.settings import LANGS
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    s: {"model": ErrorBody} for s in (401, 403, 404, 413, 422, 503)
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 413, 422, 503)
 }
 fast_router = APIRouter()
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_client_key)], responses=ERRORS)

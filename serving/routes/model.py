@@ -12,7 +12,7 @@ from serving.routes.deps import MetricsDep, ServiceDep, require_admin_key, requi
 from serving.schemas import ErrorBody, ModelInfo, ReloadResponse
 from serving.service import ReloadFailed
 
-ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 403, 503)}
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
