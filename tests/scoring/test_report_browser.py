@@ -45,16 +45,22 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
 
 
-def test_every_image_loads_in_chromium(report_path: Path, tmp_path: Path):
+def loaded_images(report: Path, tmp_path: Path) -> tuple[int, int, int]:
+    """(images, images decoded, characters of visible text) of ``report`` in chromium."""
     probed = tmp_path / "probed.html"
     probed.write_text(
-        report_path.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
+        report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
         encoding="utf-8",
     )
     dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()).stdout
     found = re.search(r"images=(\d+) loaded=(\d+) text=(\d+)", dom)
     assert found, "the probe did not run: the page failed to load"
     images, loaded, text = (int(g) for g in found.groups())
+    return images, loaded, text
+
+
+def test_every_image_loads_in_chromium(report_path: Path, tmp_path: Path):
+    images, loaded, text = loaded_images(report_path, tmp_path)
     assert images >= 6
     assert loaded == images
     assert text > 500
