@@ -49,8 +49,8 @@ class RiskParams(Frozen):
 class ReasonsParams(Frozen):
     """The ``reasons`` section: how many reasons, how big, and what low risk gets."""
 
-    top_k: int = Field(3, ge=1, le=8)
-    min_impact: float = Field(0.005, ge=0.0, lt=1.0)
+    top_k: int = Field(default=3, ge=1, le=8)
+    min_impact: float = Field(default=0.005, ge=0.0, lt=1.0)
     low_risk_mode: Literal["empty", "protective"] = "empty"
 
 
@@ -58,20 +58,20 @@ class ScoreParams(Frozen):
     """The ``score`` section: how TreeSHAP is computed and how big a batch is."""
 
     contrib_method: Literal["auto", "lightgbm", "dedup"] = "auto"
-    dedup_min_rows: int = Field(5000, ge=1)
-    impact_chunk_rows: int = Field(50_000, ge=1)
-    chunk_rows: int = Field(1_000_000, ge=1)
+    dedup_min_rows: int = Field(default=5000, ge=1)
+    impact_chunk_rows: int = Field(default=50_000, ge=1)
+    chunk_rows: int = Field(default=1_000_000, ge=1)
 
 
 class ExplainParams(Frozen):
     """The ``explain`` section: the analyst report."""
 
     lang: Literal["en", "zh-CN"] = "en"
-    sample_rows: int = Field(5000, ge=100)
-    top_features: int = Field(15, ge=1)
-    n_dependence: int = Field(4, ge=0)
-    top_customers: int = Field(25, ge=1)
-    reliability_bins: int = Field(10, ge=2)
+    sample_rows: int = Field(default=5000, ge=100)
+    top_features: int = Field(default=15, ge=1)
+    n_dependence: int = Field(default=4, ge=0)
+    top_customers: int = Field(default=25, ge=1)
+    reliability_bins: int = Field(default=10, ge=2)
 
 
 class RegistryView(BaseModel):
