@@ -80,6 +80,8 @@ def _phase(name: str) -> Iterator[None]:
 
 
 def _check_columns(snapshot: pd.DataFrame, model: ChurnModel) -> None:
+    if snapshot.empty:
+        raise ValueError("snapshot has no rows: nothing to score")
     missing = [c for c in (*REQUIRED_COLUMNS, *model.feature_names) if c not in snapshot]
     if missing:
         raise KeyError(f"snapshot lacks required columns: {missing}")

@@ -93,7 +93,7 @@ def score_snapshot(
             model, latest.iloc[start : start + step], config, rules,
             config.reasons.top_k, reference=reference,
         )
-        for start in range(0, max(len(latest), 1), step)
+        for start in range(0, max(len(latest), 1), step)  # empty -> one call, clear error
     ]  # fmt: skip
 
 

@@ -23,7 +23,7 @@ def test_repo_params_parse():
 
 
 def test_typo_names_the_key():
-    with pytest.raises(ParamsError, match="score.chunk_row"):
+    with pytest.raises(ParamsError, match=r"score\.chunk_row"):
         load_section({"score": {"chunk_row": 10}}, "score", ScoreParams)
 
 

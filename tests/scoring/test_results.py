@@ -112,3 +112,8 @@ def test_protective_mode_labels_low_risk_reasons(
     assert all(r["code"].startswith("PROTECT_") and r["impact"] < 0 for r in listed)
     assert all(r["text_en"].startswith("Lowers risk: ") for r in listed)
     assert all(r["text_zh"].startswith("降低风险：") for r in listed)
+
+
+def test_empty_snapshot_is_a_clear_error(model, snapshot, score_config, rules_params):
+    with pytest.raises(ValueError, match="no rows"):
+        score_customers(model, snapshot.iloc[:0], score_config, rules_params, 3)
