@@ -38,7 +38,8 @@ def as_text(value: Any) -> str | None:
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
-    return repr(value) if isinstance(value, float) else str(value)
+    # float(...) first: repr of a numpy float64 is "np.float64(1.5)", not "1.5"
+    return repr(float(value)) if isinstance(value, float) else str(value)
 
 
 def trimmed(text: str | None) -> str | None:
