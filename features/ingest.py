@@ -36,7 +36,14 @@ from features.ingest_rules import (
     quarantine_names,
     quarantine_sql,
 )
-from features.ingest_source import IngestError, Source, duckdb_message, literal, open_source
+from features.ingest_source import (
+    IngestError,
+    Source,
+    duckdb_message,
+    ident,
+    literal,
+    open_source,
+)
 from features.ingest_sql import REASONS, STATUSES
 from features.params import ParamsError, load_section, read_params
 
@@ -93,7 +100,7 @@ def copy_parquet(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
 def quarantine_counts(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> dict[str, int]:
     """Quarantined lines per reason, every reason listed (zeros included)."""
     rows = con.execute(
-        f"SELECT {reason}, count(*) FROM read_parquet({literal(str(path))}) GROUP BY ALL"
+        f"SELECT {ident(reason)}, count(*) FROM read_parquet({literal(str(path))}) GROUP BY ALL"
     ).fetchall()
     found = {str(r): int(n) for r, n in rows}
     return {r: found.get(r, 0) for r in REASONS}

@@ -323,3 +323,20 @@ def test_bundled_online_retail_accounts_for_every_row(tmp_path: Path) -> None:
     )
     assert set(orders["status"]) <= {"completed", "returned", "cancelled"}
     assert orders.loc[orders["order_id"].str.startswith("C"), "status"].eq("cancelled").all()
+
+
+def test_a_source_column_named_reason_is_kept_and_ours_is_underscored(tmp_path: Path) -> None:
+    source = tmp_path / "returns.csv"
+    source.write_text("customer,ts,total,reason\nc1,2011-01-01,5,\nc2,2011-01-02,oops,damaged\n")
+    params = DataParams.model_validate(
+        {
+            "source": str(source),
+            "columns": {"customer_id": "customer", "order_ts": "ts", "amount": "total"},
+            "max_quarantine_share": 1.0,
+        }
+    )
+    report, _, quarantine = _run(tmp_path, params)
+    assert report["quarantined_by_reason"]["bad_number"] == 1
+    assert quarantine[["reason", "_reason", "source_row"]].values.tolist() == [
+        ["damaged", "bad_number", 2]
+    ]
