@@ -49,7 +49,7 @@ def train_model(seed: int, n: int = 2000, rounds: int = 30) -> ChurnModel:
         calibrator=fit_sigmoid(margin, frame["label"].to_numpy()),
         feature_names=FEATURES,
         catalog_version=CATALOG_VERSION,
-        reference={k: float(v) for k, v in reference.items()},
+        reference={str(k): float(v) for k, v in reference.items()},
         metadata={"model_version": f"test-{seed}", "trained_at": "2026-11-24T00:00:00"},
     )
 

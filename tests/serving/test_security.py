@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ V1_CALLS = [
 
 
 @pytest.fixture()
-def anon(backend: SyntheticBackend) -> TestClient:
+def anon(backend: SyntheticBackend) -> Iterator[TestClient]:
     app = create_app(make_settings(), backend_factory=lambda _: backend)
     with TestClient(app) as c:
         yield c
