@@ -91,6 +91,8 @@ def log_and_register(
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment_id = _experiment_id(client, registry.experiment, uri)
     numeric = {k: float(v) for k, v in flatten("", metrics).items() if isinstance(v, int | float)}
+    # Features are declared float64 (integers would reject missing values at serving).
+    example = example.astype("float64")
     signature = infer_signature(
         example, pd.DataFrame({"churn_probability": model.predict_proba(example)})
     )

@@ -94,7 +94,7 @@ def register(
             cfg.registry,
             model_dir,
             model,
-            test.loc[:, list(model.feature_names)].head(5),
+            test.loc[:, list(model.feature_names)].head(5).astype("float64"),
             params={
                 "split": cfg.split.model_dump(),
                 "train": model.metadata["params"],
