@@ -10,7 +10,7 @@ from lifetimes import BetaGeoFitter
 from scipy import integrate, stats
 
 from scoring.rules import RulesParams
-from training.baselines import BGNBDBaseline, Baselines, bgnbd_inputs, fit_baselines
+from training.baselines import Baselines, BGNBDBaseline, bgnbd_inputs, fit_baselines
 from training.config import BaselineParams
 
 MODEL = BGNBDBaseline(r=0.5, alpha=30.0, a=0.1, b=2.0, unit_days=1.0, horizon_days=90.0)
