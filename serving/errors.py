@@ -35,6 +35,7 @@ HTTP_CODES: dict[int, str] = {
 
 #: Every code a client may see, with its HTTP status and meaning (docs/serving.md).
 ERROR_CODES: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The body is not parseable (e.g. invalid JSON)."),
     "missing_api_key": (401, "No X-API-Key header."),
     "invalid_api_key": (403, "The X-API-Key is not a valid key (or not the admin key)."),
     "not_found": (404, "No such route."),
