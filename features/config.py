@@ -96,6 +96,19 @@ class NonProductCodes(Frozen):
         return self
 
 
+class Lookup(Frozen):
+    """Columns joined onto every export line from a second table (e.g. a product master).
+
+    The lookup must have one row per key; a line whose key is missing from it gets
+    nulls. Keys are compared as trimmed text (integral floats without ``.0``).
+    """
+
+    source: str
+    key: str  # the export column holding the key ("on" would read as true in YAML)
+    lookup_key: str | None = None  # the lookup's key column; default: same name as key
+    columns: tuple[str, ...] = Field(min_length=1)
+
+
 class DataParams(Frozen):
     """The ``data`` section: where the export is and how it maps to canonical."""
 
@@ -105,6 +118,7 @@ class DataParams(Frozen):
     csv_encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
     decimal_separator: Literal[".", ","] = "."
     columns: ColumnMap
+    lookups: tuple[Lookup, ...] = ()
     date_format: str | None = None
     status: StatusRules = StatusRules()
     non_product_codes: NonProductCodes = NonProductCodes()

@@ -27,6 +27,7 @@ from rich.logging import RichHandler
 from rich.text import Text
 
 from features.config import DataParams
+from features.ingest_lookup import join_lookups
 from features.ingest_records import RecordError, ValidatedRecords, validate_records
 from features.ingest_rules import (
     classified_sql,
@@ -153,7 +154,7 @@ def _ingest(
     con: duckdb.DuckDBPyConnection, params: DataParams, orders: Path, quarantine: Path
 ) -> tuple[dict[str, Any], str | None]:
     """Run every pass; return the report and the limit problem (if any)."""
-    source = open_source(con, params)
+    source = join_lookups(con, open_source(con, params), params)
     duplicates = find_duplicates(con, source)
     classified = classified_sql(params, source.columns, "src", duplicates)
     con.execute(f"CREATE OR REPLACE TEMP VIEW classified AS {classified}")

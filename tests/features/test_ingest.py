@@ -340,3 +340,27 @@ def test_a_source_column_named_reason_is_kept_and_ours_is_underscored(tmp_path: 
     assert quarantine[["reason", "_reason", "source_row"]].values.tolist() == [
         ["damaged", "bad_number", 2]
     ]
+
+
+def _lookup_params(tmp_path: Path, products: pd.DataFrame) -> DataParams:
+    products.to_parquet(tmp_path / "products.parquet")
+    lookup = {"source": str(tmp_path / "products.parquet"), "key": "StockCode"}
+    lookup |= {"lookup_key": "code", "columns": ["dept"]}
+    params = _params(_retail(tmp_path / "r.parquet"), lookups=[lookup])
+    columns = params.columns.model_copy(update={"category": "dept"})
+    return params.model_copy(update={"columns": columns})
+
+
+def test_lookup_adds_categories_in_source_order(tmp_path: Path) -> None:
+    products = pd.DataFrame({"code": ["22633", "85123A", "99999"], "dept": ["toys", "home", "x"]})
+    _, orders, quarantine = _run(tmp_path, _lookup_params(tmp_path, products))
+    assert orders["category"].tolist() == ["home", "home", "toys"]
+    assert orders["order_id"].tolist() == ["536365", "C536379", "536380"]
+    assert quarantine["source_row"].tolist() == [2, 5, 6, 7, 8, 9]
+    assert "dept" in quarantine.columns  # looked-up columns travel with the line
+
+
+def test_lookup_with_repeated_keys_is_refused(tmp_path: Path) -> None:
+    products = pd.DataFrame({"code": ["22633", "22633"], "dept": ["toys", "games"]})
+    with pytest.raises(IngestError, match=r"products.parquet.* 1 value\(s\) of 'code' on more"):
+        _run(tmp_path, _lookup_params(tmp_path, products))
