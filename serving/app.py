@@ -63,7 +63,7 @@ async def _watch_signal(service: ChurnService, metrics: ApiMetrics, every: float
     """Reload when another worker's admin reload touched the shared signal file."""
     while True:
         await asyncio.sleep(every)
-        if service.signal_pending():
+        if service.signal.pending():
             logger.info("reload signal seen; reloading")
             await _load(service, metrics)
 

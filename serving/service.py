@@ -27,6 +27,7 @@ import orjson
 import pandas as pd
 
 from serving.records import Prepared, as_of_text, full_record, public_body
+from serving.signal import ReloadSignal
 
 logger = logging.getLogger(__name__)
 
@@ -164,8 +165,7 @@ class ChurnService:
     def __init__(self, backend: Backend, options: ServiceOptions) -> None:
         self._backend = backend
         self.options = options
-        self._signal_path = options.signal_path
-        self._signal_seen = self._signal_stamp()
+        self.signal = ReloadSignal(options.signal_path)
         self._state: ServingState | None = None
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
@@ -269,43 +269,3 @@ class ChurnService:
             "customers": state.n_customers,
             "loaded_at": state.loaded_at,
         }
-
-    # -- cross-worker reload signal ------------------------------------------------
-    def _signal_stamp(self) -> int | None:
-        path = self._signal_path
-        if path is None or not path.exists():
-            return None
-        return path.stat().st_mtime_ns
-
-    def signal_reload(self) -> None:
-        """Touch the shared signal file so other workers reload too."""
-        if self._signal_path is None:
-            return
-        self._signal_path.write_text(datetime.now(UTC).isoformat(), encoding="utf-8")
-        self._signal_seen = self._signal_stamp()
-
-    def signal_pending(self) -> bool:
-        """True (once) when another worker touched the signal file since we last looked."""
-        stamp = self._signal_stamp()
-        if stamp is None or stamp == self._signal_seen:
-            return False
-        self._signal_seen = stamp
-        return True
-
-
-__all__ = [
-    "Backend",
-    "BatchTooLarge",
-    "ChurnService",
-    "CustomerNotFound",
-    "InvalidOrders",
-    "Loaded",
-    "ModelNotLoaded",
-    "Prepared",
-    "ReloadFailed",
-    "Scorer",
-    "ServiceError",
-    "ServiceOptions",
-    "ServingState",
-    "build_state",
-]

@@ -40,7 +40,7 @@ def reload_model(service: ServiceDep, metrics: MetricsDep) -> ReloadResponse:
     except ReloadFailed:
         metrics.reloads.labels("failure").inc()
         raise
-    service.signal_reload()
+    service.signal.touch()
     metrics.reloads.labels("success").inc()
     metrics.set_model(state.info, state.n_customers)
     return ReloadResponse(

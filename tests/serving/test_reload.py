@@ -91,11 +91,11 @@ def test_signal_file_reaches_other_workers(backend: SyntheticBackend, tmp_path: 
     signal = tmp_path / "reload.signal"
     options = ServiceOptions(signal_path=signal)
     first, second = ChurnService(backend, options), ChurnService(backend, options)
-    assert not second.signal_pending()
-    first.signal_reload()
-    assert not first.signal_pending()  # the sender already reloaded
-    assert second.signal_pending()
-    assert not second.signal_pending()  # once per signal
+    assert not second.signal.pending()
+    first.signal.touch()
+    assert not first.signal.pending()  # the sender already reloaded
+    assert second.signal.pending()
+    assert not second.signal.pending()  # once per signal
 
 
 def test_worker_reloads_on_signal(backend: SyntheticBackend, tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_worker_reloads_on_signal(backend: SyntheticBackend, tmp_path: Path) -> 
     app = create_app(settings, backend_factory=lambda _: backend)
     with TestClient(app, headers={"X-API-Key": CLIENT_KEY}) as c:
         loads = backend.loads
-        ChurnService(backend, ServiceOptions(signal_path=signal)).signal_reload()
+        ChurnService(backend, ServiceOptions(signal_path=signal)).signal.touch()
         deadline = pd.Timestamp.now() + pd.Timedelta(seconds=10)
         while backend.loads == loads and pd.Timestamp.now() < deadline:
             c.get("/healthz")
