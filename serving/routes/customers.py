@@ -78,7 +78,7 @@ def churn_query(path: Mapping[str, str], query: Mapping[str, str]) -> tuple[str,
     raw = query.get("top_k")
     if raw is None:
         return customer_id, lang, None
-    if not raw.isdigit() or int(raw) > MAX_TOP_K:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_TOP_K:
         raise InvalidParameter(f"top_k must be an integer 0-{MAX_TOP_K}", "query", "top_k")
     return customer_id, lang, int(raw)
 

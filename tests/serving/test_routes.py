@@ -63,7 +63,13 @@ def test_lang_and_top_k(client: TestClient, backend: SyntheticBackend) -> None:
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"lang": "fr"}, "lang"), ({"top_k": 99}, "top_k"), ({"top_k": "x"}, "top_k")],
+    [
+        ({"lang": "fr"}, "lang"),
+        ({"top_k": 99}, "top_k"),
+        ({"top_k": "x"}, "top_k"),
+        ({"top_k": "²"}, "top_k"),
+        ({"top_k": "-1"}, "top_k"),
+    ],
 )
 def test_bad_query_is_422_naming_the_field(
     client: TestClient, params: dict[str, Any], field: str
