@@ -1,6 +1,6 @@
 """Open an order export (CSV or Parquet, one file or a glob) as a DuckDB view.
 
-The view ``src`` holds every source column unchanged plus two bookkeeping columns,
+The view ``src_export`` holds every source column unchanged plus two bookkeeping columns,
 :data:`FILE_COL` (index of the file in sorted glob order) and :data:`ROW_COL` (1-based
 data row within that file, header excluded), so a quarantined line can be found again
 in the file it came from. Only DuckDB's built-in readers are used: extensions that are
@@ -22,6 +22,7 @@ from features.config import DataParams
 
 logger = logging.getLogger(__name__)
 
+EXPORT_VIEW = "src_export"
 FILE_COL = "__ingest_file"
 ROW_COL = "__ingest_row"
 SourceFormat = Literal["csv", "parquet"]
@@ -134,8 +135,8 @@ def _describe(
 ) -> dict[str, str]:
     """Create ``src`` and return its columns and types, naming the file when unreadable."""
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW src AS {sql}")
-        rows = con.execute("DESCRIBE SELECT * FROM src").fetchall()
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {EXPORT_VIEW} AS {sql}")
+        rows = con.execute(f"DESCRIBE SELECT * FROM {EXPORT_VIEW}").fetchall()
     except duckdb.Error as exc:
         shown = files[0] if len(files) == 1 else f"one of {len(files)} files ({files[0]}, ...)"
         hint = " (check data.csv_delimiter and data.csv_encoding)" if fmt == "csv" else ""
@@ -173,7 +174,11 @@ def check_columns(columns: dict[str, str], params: DataParams, where: str) -> No
 
 
 def open_source(con: duckdb.DuckDBPyConnection, params: DataParams) -> Source:
-    """Create the ``src`` view over ``data.source`` and check the mapped columns exist."""
+    """Create the :data:`EXPORT_VIEW` view over ``data.source``; check mapped columns exist.
+
+    Columns that ``data.lookups`` will add count as present here; the lookups
+    themselves are checked when they are joined (:mod:`features.ingest_lookup`).
+    """
     files = resolve_files(params.source)
     fmt = detect_format(files, params.format)
     for path in files:
@@ -184,7 +189,8 @@ def open_source(con: duckdb.DuckDBPyConnection, params: DataParams) -> Source:
         sql = _stage_csv(con, sql, files)
     columns = _describe(con, sql, files, fmt)
     where = files[0] if len(files) == 1 else f"the {len(files)} files of {params.source!r}"
-    check_columns(columns, params, where)
+    joined = {c: "" for lookup in params.lookups for c in lookup.columns}
+    check_columns(columns | joined, params, where)
     logger.info("reading %d %s file(s) from %s", len(files), fmt, params.source)
     source_columns = {k: v for k, v in columns.items() if k not in (FILE_COL, ROW_COL)}
     return Source(files=files, fmt=fmt, columns=source_columns)
