@@ -133,7 +133,7 @@ def duckdb_message(exc: duckdb.Error) -> str:
 def _describe(
     con: duckdb.DuckDBPyConnection, sql: str, files: tuple[str, ...], fmt: SourceFormat
 ) -> dict[str, str]:
-    """Create ``src`` and return its columns and types, naming the file when unreadable."""
+    """Create the export view; return its columns and types (naming the file if unreadable)."""
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {EXPORT_VIEW} AS {sql}")
         rows = con.execute(f"DESCRIBE SELECT * FROM {EXPORT_VIEW}").fetchall()
