@@ -69,6 +69,7 @@ def test_report_is_logged_to_mlflow(pipeline_dir, monkeypatch):
 
     write_params(pipeline_dir / "params_mlflow.yaml", registry_enabled=True)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(pipeline_dir)  # MLflow puts a new experiment's artifacts in ./mlruns
     args = explain_args(pipeline_dir, "report_mlflow.html")
     args[1] = str(pipeline_dir / "params_mlflow.yaml")
     explain.main(args)
@@ -77,3 +78,4 @@ def test_report_is_logged_to_mlflow(pipeline_dir, monkeypatch):
     assert len(runs) == 1
     files = [a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id, "reports")]
     assert files == ["reports/report_mlflow.html"]
+    assert (pipeline_dir / "mlruns").is_dir()
