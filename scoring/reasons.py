@@ -13,7 +13,8 @@ Definitions (also in docs/reasons.md):
   linear map this equals the probability with and without ``c_f``; for the non-linear
   calibration it shares the interaction terms fairly instead of double counting them.
 - **Reason**: a family with impact above ``reasons.min_impact``, top ``k`` by impact;
-  its driving feature is the family's feature with the largest positive contribution.
+  its driving feature is the family's feature with the largest positive contribution
+  (among features with a value, when one of them raises risk).
   Customers at ``low`` risk get no reasons, or (``low_risk_mode: protective``) the
   families that lower their risk the most, coded ``PROTECT_<FAMILY>``.
 """
@@ -198,13 +199,24 @@ class ReasonTable:
     protective: NDArray[np.bool_]  # (n,) the row lists protective reasons
 
 
-def _drivers(contrib: Array, fmap: FamilyMap, sign: float) -> NDArray[np.int64]:
-    """(n, m) index of the feature driving each family (largest ``sign * contribution``)."""
+def _drivers(contrib: Array, x: Array, fmap: FamilyMap, sign: float) -> NDArray[np.int64]:
+    """(n, m) index of the feature driving each family.
+
+    The driver is the family feature with the largest ``sign * contribution`` among
+    those with a value: a missing value can carry a contribution (LightGBM routes it),
+    but its sentence would have no number. Only when no feature with a value pushes in
+    the family's direction does the missing one drive.
+    """
     n, m = contrib.shape[0], len(fmap.families)
     out = np.empty((n, m), dtype=np.int64)
+    rows = np.arange(n)
     for i in range(m):
         members = np.flatnonzero(fmap.member == i)
-        out[:, i] = members[np.argmax(sign * contrib[:, members], axis=1)]
+        signed = sign * contrib[:, members]
+        known = np.where(np.isnan(x[:, members]), -np.inf, signed)
+        best_known = np.argmax(known, axis=1)
+        use_known = known[rows, best_known] > 0
+        out[:, i] = members[np.where(use_known, best_known, np.argmax(signed, axis=1))]
     return out
 
 
@@ -233,7 +245,7 @@ def select_reasons(
     valid = sign * chosen > min_impact
     if not protective:
         valid &= ~low_risk[:, None]
-    pos, neg = _drivers(contrib, fmap, 1.0), _drivers(contrib, fmap, -1.0)
+    pos, neg = _drivers(contrib, x, fmap, 1.0), _drivers(contrib, x, fmap, -1.0)
     drivers = np.where(low_risk[:, None], neg, pos)
     feature = np.take_along_axis(drivers, order, axis=1)
     rows = np.arange(n)[:, None]

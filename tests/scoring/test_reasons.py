@@ -92,11 +92,15 @@ def test_select_reasons_top_k_positive_and_low_risk_empty(model: ChurnModel, sna
     assert (np.diff(np.where(valid, table.impact, -np.inf), axis=1)[valid[:, 1:]] <= 0).all()
     rows, ks = np.nonzero(valid)
     np.testing.assert_allclose(table.impact[rows, ks], impacts[rows, table.family[rows, ks]])
-    # driving feature: the family's feature with the largest contribution
-    for r, k in zip(rows[:50], ks[:50], strict=True):
+    # driving feature: the family's feature with the largest contribution among those
+    # with a value (a missing value drives only when no known value raises risk)
+    for r, k in zip(rows[:80], ks[:80], strict=True):
         members = np.flatnonzero(fmap.member == table.family[r, k])
-        assert table.feature[r, k] == members[np.argmax(contrib[r, members])]
-        assert table.value[r, k] == x[r, table.feature[r, k]] or np.isnan(x[r, table.feature[r, k]])
+        known = members[~np.isnan(x[r, members])]
+        if len(known) and contrib[r, known].max() > 0:
+            assert table.feature[r, k] == known[np.argmax(contrib[r, known])]
+        else:
+            assert table.feature[r, k] == members[np.argmax(contrib[r, members])]
     # no filler: a non-low customer whose families barely move risk gets fewer reasons
     assert (valid.sum(axis=1) <= 3).all()
 
@@ -148,3 +152,14 @@ def test_missing_bundle_reference_falls_back_to_snapshot_median(caplog):
         ref = resolve_reference({}, frame, ("tenure_days",))
     assert ref == {"tenure_days": 3.0}
     assert "computed from the scored snapshot" in caplog.text
+
+
+def test_driver_prefers_a_feature_with_a_value():
+    fmap = family_map(("gap_mean_days", "overdue_ratio"))
+    contrib = np.array([[0.5, 0.2, 0.0], [0.5, -0.1, 0.0]])  # last column: bias
+    x = np.array([[np.nan, 3.0], [np.nan, 0.5]])
+    impacts = np.array([[0.1], [0.1]])
+    table = select_reasons(
+        impacts, contrib, x, x, fmap, np.zeros(2, dtype=bool), 1, 0.0, protective=False
+    )
+    assert table.feature[:, 0].tolist() == [1, 0]  # known value if it raises risk, else NaN one
