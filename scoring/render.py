@@ -12,8 +12,9 @@ numbers formatted by the feature's unit:
 
 ``{pct}`` is ``value * 100`` with its sign kept: the catalog docstring says
 ``abs(value) * 100``, but a template such as "Spend ... changed {pct}%" would then read
-the same for a fall and a rise, so a decline renders as ``-62``. Missing numbers render
-as ``n/a`` / ``不详`` rather than ``nan``.
+the same for a fall and a rise, so a decline renders as ``-62``. A missing reference renders
+as ``n/a`` / ``不详``; a missing *value* gets a sentence saying why it is missing
+(:data:`MISSING_SENTENCES`), because missingness can itself drive risk.
 """
 
 from __future__ import annotations
@@ -35,6 +36,45 @@ OWN_REFERENCE_UNIT: dict[str, str] = {
     "spend_trend_90d": "currency",
     "aov_trend_90d": "currency",
 }
+
+
+# Sentences for a driving feature whose value is missing: missingness itself carries
+# risk in the model (a one-order customer has no usual gap), and "n/a days" reads badly.
+MISSING_SENTENCES: dict[str, tuple[str, str]] = {
+    "gap_mean_days": (
+        "Only one order so far: no usual order gap yet",
+        "目前仅下单一次，尚无固定的下单间隔",
+    ),
+    "gap_std_days": (
+        "Fewer than three orders: no steady order rhythm yet",
+        "下单少于三次，尚未形成稳定的下单节奏",
+    ),
+    "orders_trend_90d": (
+        "No orders in the 90 days before the last 90: no order trend yet",
+        "前一个 90 天内没有订单，无法计算下单趋势",
+    ),
+    "spend_trend_90d": (
+        "No spend in the 90 days before the last 90: no spend trend yet",
+        "前一个 90 天内没有消费，无法计算消费趋势",
+    ),
+    "aov_trend_90d": (
+        "No orders in one of the last two 90-day windows: no order-value trend",
+        "最近两个 90 天中有一个没有订单，无法计算客单价趋势",
+    ),
+    "category_shift_90d": (
+        "No spend in one of the last two 90-day windows: category mix not comparable",
+        "最近两个 90 天中有一个没有消费，无法比较品类结构",
+    ),
+    "return_rate_365d": (
+        "No completed spend in the last 365 days: return rate unknown",
+        "近 365 天没有完成的消费，无法计算退货率",
+    ),
+    "return_rate_trend_90d": (
+        "No completed spend in one of the last two 90-day windows: return trend unknown",
+        "最近两个 90 天中有一个没有完成的消费，无法计算退货趋势",
+    ),
+}
+_MISSING_GENERIC = ("{name}: no value", "{name}：无数据")
 
 
 def _check_lang(lang: str) -> None:
@@ -96,6 +136,9 @@ def render_sentence(feature_name: str, value: float, reference: float, lang: str
     feature = BY_NAME.get(feature_name)
     if feature is None:
         raise KeyError(f"feature {feature_name!r} is not in the catalog")
+    if math.isnan(float(value)):
+        en, zh = MISSING_SENTENCES.get(feature_name, _MISSING_GENERIC)
+        return (en if lang == "en" else zh).format(name=feature_name)
     template = feature.template_en if lang == "en" else feature.template_zh
     return template.format(**template_fields(feature, float(value), float(reference), lang))
 

@@ -63,3 +63,13 @@ def test_bad_language_and_feature_are_errors():
         render_sentence("tenure_days", 1.0, 1.0, "fr")
     with pytest.raises(KeyError, match="not in the catalog"):
         render_sentence("no_such_feature", 1.0, 1.0, "en")
+
+
+def test_missing_value_gets_a_sentence_not_nan():
+    assert render_sentence("gap_mean_days", math.nan, 34.0, "en") == (
+        "Only one order so far: no usual order gap yet"
+    )
+    assert render_sentence("gap_mean_days", math.nan, 34.0, "zh-CN") == (
+        "目前仅下单一次，尚无固定的下单间隔"
+    )
+    assert render_sentence("tenure_days", math.nan, 1.0, "en") == "tenure_days: no value"
