@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import duckdb
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -129,7 +130,8 @@ def finalize(table: pa.Table, columns: frozenset[str], *, labelled: bool) -> pd.
 def cutoff_frame(cutoffs: Sequence[pd.Timestamp]) -> pd.DataFrame:
     """The ``cutoffs`` table: whole seconds, so integer-second ages are exact."""
     stamps = pd.to_datetime(list(cutoffs)).floor("s").astype("datetime64[us]")
-    return pd.DataFrame({"cutoff": stamps})
+    seconds = np.asarray(stamps, dtype="datetime64[s]").astype("int64")
+    return pd.DataFrame({"cutoff": stamps, "cutoff_s": seconds})
 
 
 class DuckDBEngine:

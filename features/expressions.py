@@ -45,7 +45,8 @@ OPTIONAL_COLUMNS: dict[str, str] = {
     "product_id": "string",
     "category": "string",
 }
-CUTOFF_SCHEMA = ibis.schema({"cutoff": "timestamp"})
+# ``cutoff_s`` = whole epoch seconds of ``cutoff``, precomputed so no row pays for it.
+CUTOFF_SCHEMA = ibis.schema({"cutoff": "timestamp", "cutoff_s": "int64"})
 ORDERS_TABLE = "orders"
 CUTOFFS_TABLE = "cutoffs"
 
@@ -85,70 +86,100 @@ def _between(age: ir.IntegerValue, after: int, until: int) -> ir.BooleanValue:
     return (age > after * SECONDS_PER_DAY_INT) & (age <= until * SECONDS_PER_DAY_INT)
 
 
-def _order_aggregates(orders: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): order counts, recency, tenure and gap sums.
+def _lines(orders: ir.Table) -> ir.Table:
+    """Order lines with time in whole epoch seconds and money in integer micros.
 
-    An order is the set of completed lines sharing ``order_id``; its time is the
-    earliest of those lines. That earliest time is < T exactly when some completed
-    line is < T, so the order sequence (and each gap to the previous order) can be
-    computed once, before the cutoff join: the orders before T are a prefix of it.
+    (Pre-summing lines per order and second was tried: it pays off only with many
+    lines per order, and costs one more large group-by otherwise.)
     """
-    done = orders.filter(orders.status == "completed")
-    ords = done.group_by(["customer_id", "order_id"]).aggregate(ts=epoch_secs(done.order_ts).min())
-    by_customer = ibis.window(group_by="customer_id", order_by="ts")
-    ords = ords.mutate(gap=ords.ts - ords.ts.lag().over(by_customer))
-    j = ords.join(cutoffs, ords.ts < epoch_secs(cutoffs.cutoff))
-    j = j.mutate(age=epoch_secs(j.cutoff) - j.ts)
-    age = j.age
-    return j.group_by(list(KEYS)).aggregate(
-        orders_lifetime=j.count(),
-        orders_30d=j.count(where=_within(age, 30)),
-        orders_90d=j.count(where=_within(age, 90)),
-        orders_180d=j.count(where=_within(age, 180)),
-        orders_365d=j.count(where=_within(age, 365)),
-        orders_prev90=j.count(where=_between(age, 90, 180)),
-        last_age=age.min(),
-        first_age=age.max(),
-        gap_n=j.gap.count(),
-        gap_sum=j.gap.sum(),
-        gap_sq=(j.gap * j.gap).sum(),
+    return orders.select(
+        "customer_id",
+        "order_id",
+        "status",
+        ts=epoch_secs(orders.order_ts),
+        money=_micros(orders.amount),
+        abs_money=_micros(orders.amount).abs(),
     )
 
 
-def _line_aggregates(orders: ir.Table, cutoffs: ir.Table, columns: frozenset[str]) -> ir.Table:
-    """Per (customer, cutoff): spend windows (micros), returns/cancellations, products."""
-    j = orders.join(cutoffs, orders.order_ts < cutoffs.cutoff)
-    j = j.mutate(age=epoch_secs(j.cutoff) - epoch_secs(j.order_ts), money=_micros(j.amount))
-    age, money = j.age, j.money
-    done = j.status == "completed"
-    undone = j.status != "completed"
+def _order_times(lines: ir.Table) -> ir.Table:
+    """Completed and cancelled orders with their time and the gap to the previous one.
+
+    An order's time is its earliest line of that status. That earliest time is < T
+    exactly when some such line is < T, so the order sequence (and each gap to the
+    previous order) is computed once, before the cutoff join: the orders before T are
+    a prefix of it.
+    """
+    kept = lines.filter(lines.status.isin(["completed", "cancelled"]))
+    ords = kept.group_by(["customer_id", "order_id", "status"]).aggregate(ts=kept.ts.min())
+    by_customer = ibis.window(group_by=["customer_id", "status"], order_by="ts")
+    return ords.mutate(gap=ords.ts - ords.ts.lag().over(by_customer))
+
+
+def _order_aggregates(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): order counts, recency, tenure, gap sums, cancellations."""
+    ords = _order_times(lines)
+    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)
+    j = j.mutate(age=j.cutoff_s - j.ts)
+    age, done = j.age, j.status == "completed"
+    return j.group_by(list(KEYS)).aggregate(
+        orders_lifetime=j.count(where=done),
+        orders_30d=j.count(where=done & _within(age, 30)),
+        orders_90d=j.count(where=done & _within(age, 90)),
+        orders_180d=j.count(where=done & _within(age, 180)),
+        orders_365d=j.count(where=done & _within(age, 365)),
+        orders_prev90=j.count(where=done & _between(age, 90, 180)),
+        cancelled_orders_365d=j.count(where=~done & _within(age, 365)),
+        last_age=age.min(where=done),
+        first_age=age.max(where=done),
+        gap_n=j.gap.count(where=done),
+        gap_sum=j.gap.sum(where=done),
+        gap_sq=(j.gap * j.gap).sum(where=done),
+    )
+
+
+def _spend_aggregates(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): spend and returned/cancelled value windows (micros)."""
+    j = lines.join(cutoffs, lines.ts < cutoffs.cutoff_s)
+    j = j.mutate(age=j.cutoff_s - j.ts)
+    age, money, undone_money = j.age, j.money, j.abs_money
+    done, undone = j.status == "completed", j.status != "completed"
     recent, prev = _within(age, 90), _between(age, 90, 180)
-    aggs: dict[str, ir.Value] = {
-        "spend_30d": _zero(money.sum(where=done & _within(age, 30))),
-        "spend_90d": _zero(money.sum(where=done & recent)),
-        "spend_180d": _zero(money.sum(where=done & _within(age, 180))),
-        "spend_365d": _zero(money.sum(where=done & _within(age, 365))),
-        "spend_lifetime": _zero(money.sum(where=done)),
-        "spend_prev90": _zero(money.sum(where=done & prev)),
-        "undone_365d": _zero(money.abs().sum(where=undone & _within(age, 365))),
-        "undone_90d": _zero(money.abs().sum(where=undone & recent)),
-        "undone_prev90": _zero(money.abs().sum(where=undone & prev)),
-        "cancelled_orders_365d": j.order_id.nunique(
-            where=(j.status == "cancelled") & _within(age, 365)
-        ),
-    }
-    if "product_id" in columns:
-        product = j.product_id
-        aggs["products_90d"] = product.nunique(where=done & recent)
-        aggs["products_365d"] = product.nunique(where=done & _within(age, 365))
-    return j.group_by(list(KEYS)).aggregate(**aggs)
+    return j.group_by(list(KEYS)).aggregate(
+        spend_30d=_zero(money.sum(where=done & _within(age, 30))),
+        spend_90d=_zero(money.sum(where=done & recent)),
+        spend_180d=_zero(money.sum(where=done & _within(age, 180))),
+        spend_365d=_zero(money.sum(where=done & _within(age, 365))),
+        spend_lifetime=_zero(money.sum(where=done)),
+        spend_prev90=_zero(money.sum(where=done & prev)),
+        undone_365d=_zero(undone_money.sum(where=undone & _within(age, 365))),
+        undone_90d=_zero(undone_money.sum(where=undone & recent)),
+        undone_prev90=_zero(undone_money.sum(where=undone & prev)),
+    )
+
+
+def _product_aggregates(orders: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): distinct products bought in the last 90 and 365 days.
+
+    Two group-bys (latest purchase per product, then counts) are much cheaper than
+    two filtered COUNT(DISTINCT) on a large table.
+    """
+    lines = orders.filter((orders.status == "completed") & orders.product_id.notnull())
+    j = lines.join(cutoffs, lines.order_ts < cutoffs.cutoff)
+    j = j.mutate(age=j.cutoff_s - epoch_secs(j.order_ts))
+    per_product = j.group_by([*KEYS, "product_id"]).aggregate(age=j.age.min())
+    age = per_product.age
+    return per_product.group_by(list(KEYS)).aggregate(
+        products_90d=per_product.count(where=_within(age, 90)),
+        products_365d=per_product.count(where=_within(age, 365)),
+    )
 
 
 def _category_aggregates(orders: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
     """Per (customer, cutoff): distinct categories, mix shift, regular categories missed."""
     lines = orders.filter((orders.status == "completed") & orders.category.notnull())
     j = lines.join(cutoffs, lines.order_ts < cutoffs.cutoff)
-    j = j.mutate(age=epoch_secs(j.cutoff) - epoch_secs(j.order_ts), money=_micros(j.amount))
+    j = j.mutate(age=j.cutoff_s - epoch_secs(j.order_ts), money=_micros(j.amount))
     age = j.age
     per_cat = j.group_by([*KEYS, "category"]).aggregate(
         spend_recent=_zero(j.money.sum(where=_within(age, 90))),
@@ -263,15 +294,19 @@ def feature_table(
     ibis Table with ``customer_id``, ``cutoff``, the active features in catalog
     order, then ``label`` when ``labelled``.
     """
-    base = _order_aggregates(orders, cutoffs)
+    lines = _lines(orders)
+    base = _order_aggregates(lines, cutoffs)
+    base = base.filter(base.orders_lifetime > 0)
     if population_only:
         base = in_population(base, params)
-    t = base.join(_line_aggregates(orders, cutoffs, columns), list(KEYS))
+    t = base.join(_spend_aggregates(lines, cutoffs), list(KEYS))
+    if "product_id" in columns:
+        t = t.left_join(_product_aggregates(orders, cutoffs), list(KEYS))
     if "category" in columns:
         cats = _category_aggregates(orders, cutoffs, params)
         t = t.left_join(cats, list(KEYS))
     if labelled:
-        t = t.left_join(future_orders(orders, cutoffs, params), list(KEYS))
+        t = t.left_join(future_orders(lines, cutoffs, params), list(KEYS))
     derived = _derive(t, params)
     names = feature_names(columns)
     out: dict[str, ir.Value] = {"customer_id": t.customer_id, "cutoff": t.cutoff}
@@ -283,9 +318,15 @@ def feature_table(
 
 
 def _category_default(t: ir.Table, name: str) -> ir.Value:
-    """Aggregated column ``name``; category counts of a customer with no category are 0."""
+    """Aggregated column ``name``; product/category counts are 0 when there are none."""
     col = t[name]
-    if name in {"categories_90d", "categories_365d", "regular_categories_missed_90d"}:
+    if name in {
+        "products_90d",
+        "products_365d",
+        "categories_90d",
+        "categories_365d",
+        "regular_categories_missed_90d",
+    }:
         return _zero(col)
     return col
 

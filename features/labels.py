@@ -33,12 +33,15 @@ def in_population(order_aggregates: ir.Table, params: FeatureParams) -> ir.Table
     return order_aggregates.filter(order_aggregates.last_age <= lookback)
 
 
-def future_orders(orders: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
-    """(customer, cutoff) pairs with a completed line in ``[T, T+H)``: ``has_future``."""
-    done = orders.filter(orders.status == "completed")
-    lead = epoch_secs(done.order_ts) - epoch_secs(cutoffs.cutoff)
+def future_orders(lines: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
+    """(customer, cutoff) pairs with a completed line in ``[T, T+H)``: ``has_future``.
+
+    ``lines`` holds order lines with ``ts`` in whole epoch seconds and ``status``.
+    """
+    done = lines.filter(lines.status == "completed")
+    lead = done.ts - cutoffs.cutoff_s
     horizon = params.horizon_days * SECONDS_PER_DAY_INT
-    j = done.join(cutoffs, (done.order_ts >= cutoffs.cutoff) & (lead < horizon))
+    j = done.join(cutoffs, (lead >= 0) & (lead < horizon))
     return j.group_by(list(KEYS)).aggregate(has_future=j.count())
 
 

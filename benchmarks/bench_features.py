@@ -1,0 +1,275 @@
+"""Benchmark: full feature set for one cutoff vs the bare DuckDB floor, and build_online.
+
+Usage::
+
+    python -m benchmarks.bench_features                      # 10M lines, 1M customers
+    python -m benchmarks.bench_features --rows 1000000 --customers 100000
+    python -m benchmarks.bench_features --rows 100000000 --customers 10000000 \\
+        --temp-directory /tmp/duckdb_spill
+
+Generates a canonical orders file (``customer_id, order_id, order_ts, amount, status,
+quantity, product_id``; 2 lines per order, 3% cancelled, 1% returned) inside
+DuckDB, then times, each in a fresh subprocess so peak RSS is per phase:
+
+* ``floor``: ``SELECT customer_id, count(*), sum(amount), max(order_ts) ... GROUP BY 1``
+  on the same file, fetched to pandas;
+* ``features``: every catalog feature plus the label for one cutoff
+  (``data_end - horizon``), fetched to pandas, with the DuckDB memory limit and spill
+  directory from ``features.duckdb`` (overridable here);
+* ``online``: ``build_online`` for one customer with ``--online-orders`` orders, p50/p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from features.config import FeatureParams
+from features.engines import DuckDBEngine, connect_duckdb
+from features.params import load_section, read_params
+from features.schedule import build_schedule
+
+console = Console()
+
+
+def _u(seed: int, key: str, stream: int) -> str:
+    """SQL uniform [0, 1): a pure function of (seed, key, stream)."""
+    return f"((hash({seed}, {stream}, {key}) >> 11) / 9007199254740992.0)"
+
+
+def generate(path: Path, rows: int, customers: int, seed: int) -> None:
+    """Write ``rows`` canonical order lines for ``customers`` customers over 3 years."""
+    u = lambda key, stream: _u(seed, key, stream)  # noqa: E731
+    sql = f"""
+    COPY (
+      WITH l AS (SELECT i, i // 2 AS o FROM range({rows}) t(i)),
+      o AS (
+        SELECT i, o,
+               CAST(floor({customers} * {u("o", 1)}) AS BIGINT) AS c,
+               {u("o", 2)} AS t, {u("o", 3)} AS s, {u("i", 4)} AS a, {u("i", 5)} AS p
+        FROM l
+      )
+      SELECT CAST(c AS VARCHAR) AS customer_id,
+             'o' || CAST(o AS VARCHAR) AS order_id,
+             TIMESTAMP '2021-01-01' + to_seconds(CAST(floor(t * 3 * 365 * 86400) AS BIGINT))
+               AS order_ts,
+             CASE WHEN s < 0.04 THEN -1 ELSE 1 END * round(1 + 200 * a * a, 2) AS amount,
+             CASE WHEN s < 0.03 THEN 'cancelled' WHEN s < 0.04 THEN 'returned'
+                  ELSE 'completed' END AS status,
+             CAST(1 + floor(a * 6) AS DOUBLE) AS quantity,
+             'p' || CAST(CAST(floor(p * p * 5000) AS BIGINT) AS VARCHAR) AS product_id
+      FROM o
+    ) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+    """
+    con = duckdb.connect()
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_floor(path: Path, params: FeatureParams, repeats: int) -> dict[str, Any]:
+    """Time the bare group-by floor on the same file."""
+    con = connect_duckdb(params)
+    sql = (
+        "SELECT customer_id, count(*), sum(amount), max(order_ts) "
+        f"FROM read_parquet('{path}') GROUP BY 1"
+    )
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        frame = con.sql(sql).to_arrow_table().to_pandas()
+        times.append(time.perf_counter() - start)
+    return {"seconds": min(times), "all_seconds": times, "rows_out": len(frame)}
+
+
+def phase_features(path: Path, params: FeatureParams, repeats: int) -> dict[str, Any]:
+    """Time every feature + label for one cutoff through the batch engine."""
+    engine = DuckDBEngine(path, params)
+    try:
+        cutoff = build_schedule(*engine.bounds(), params).labelled[-1]
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            frame = engine.features([cutoff], labelled=True)
+            times.append(time.perf_counter() - start)
+    finally:
+        engine.close()
+    return {
+        "seconds": min(times),
+        "all_seconds": times,
+        "rows_out": len(frame),
+        "n_features": frame.shape[1] - 3,
+        "cutoff": cutoff.isoformat(),
+    }
+
+
+def phase_online(params: FeatureParams, n_orders: int, repeats: int, seed: int) -> dict[str, Any]:
+    """p50/p95 of build_online for one customer with ``n_orders`` orders (records)."""
+    from features.online import build_online
+
+    rng = np.random.default_rng(seed)
+    hours = np.sort(rng.integers(0, 3 * 365 * 24, n_orders))
+    records = [
+        {
+            "customer_id": "c1",
+            "order_id": f"o{i}",
+            "order_ts": pd.Timestamp("2021-01-01") + pd.Timedelta(hours=int(h)),
+            "amount": round(float(rng.gamma(2.0, 25.0)), 2),
+            "status": "completed" if rng.random() > 0.05 else "cancelled",
+            "quantity": 1.0,
+            "product_id": f"p{int(rng.integers(0, 50))}",
+        }
+        for i, h in enumerate(hours)
+    ]
+    as_of = pd.Timestamp("2024-01-01")
+    build_online(records, as_of, params)  # compile and cache the SQL once
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        build_online(records, as_of, params)
+        times.append(time.perf_counter() - start)
+    ms = sorted(t * 1000 for t in times)
+    return {"p50_ms": statistics.median(ms), "p95_ms": ms[int(0.95 * (len(ms) - 1))]}
+
+
+def _params(args: argparse.Namespace) -> FeatureParams:
+    params = load_section(read_params(args.params), "features", FeatureParams)
+    duck = params.duckdb.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "memory_limit": args.memory_limit,
+                "temp_directory": args.temp_directory,
+            }.items()
+            if v is not None
+        }
+    )
+    return params.model_copy(update={"duckdb": duck})
+
+
+def run_phase(args: argparse.Namespace) -> None:
+    """Child process: run one phase and print its JSON result (with peak RSS)."""
+    params = _params(args)
+    if args.phase == "floor":
+        result = phase_floor(args.data, params, args.repeats)
+    elif args.phase == "features":
+        result = phase_features(args.data, params, args.repeats)
+    else:
+        result = phase_online(params, args.online_orders, args.online_repeats, args.seed)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def _child(args: argparse.Namespace, phase: str, data: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.bench_features", "--phase", phase]
+    cmd += ["--data", str(data), "--params", str(args.params), "--repeats", str(args.repeats)]
+    cmd += ["--online-orders", str(args.online_orders)]
+    cmd += ["--online-repeats", str(args.online_repeats), "--seed", str(args.seed)]
+    if args.memory_limit:
+        cmd += ["--memory-limit", args.memory_limit]
+    if args.temp_directory:
+        cmd += ["--temp-directory", args.temp_directory]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Print a side-by-side table and return the summary."""
+    floor, feats = results["floor"], results["features"]
+    summary = {
+        "rows": args.rows,
+        "customers": args.customers,
+        "floor_seconds": floor["seconds"],
+        "features_seconds": feats["seconds"],
+        "ratio_to_floor": feats["seconds"] / floor["seconds"],
+        "floor_peak_rss_mb": floor["peak_rss_mb"],
+        "features_peak_rss_mb": feats["peak_rss_mb"],
+        "features_rows_out": feats["rows_out"],
+        "n_features": feats["n_features"],
+        **{f"online_{k}": v for k, v in results.get("online", {}).items()},
+    }
+    table = Table(title=f"features: {args.rows:,} lines, {args.customers:,} customers")
+    for col in ("phase", "seconds (best)", "peak RSS MB", "rows out"):
+        table.add_column(col)
+    table.add_row("floor", f"{floor['seconds']:.2f}", f"{floor['peak_rss_mb']:.0f}",
+                  f"{floor['rows_out']:,}")  # fmt: skip
+    table.add_row("features", f"{feats['seconds']:.2f}", f"{feats['peak_rss_mb']:.0f}",
+                  f"{feats['rows_out']:,}")  # fmt: skip
+    console.print(table)
+    console.print(f"ratio features / floor: {summary['ratio_to_floor']:.2f}x")
+    if "online" in results:
+        on = results["online"]
+        console.print(
+            f"build_online, 1 customer x {args.online_orders} orders: "
+            f"p50 {on['p50_ms']:.2f} ms, p95 {on['p95_ms']:.2f} ms"
+        )
+    return summary
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Sizes, params and resource overrides."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the data here")
+    parser.add_argument("--memory-limit", default=None, help="override features.duckdb")
+    parser.add_argument("--temp-directory", default=None, help="override features.duckdb")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--online-orders", type=int, default=200)
+    parser.add_argument("--online-repeats", type=int, default=300)
+    parser.add_argument("--skip-online", action="store_true")
+    parser.add_argument("--report", type=Path, default=None, help="write the summary JSON")
+    parser.add_argument("--seed", type=int, default=None, help="default: params seed")
+    parser.add_argument("--phase", choices=["floor", "features", "online"], default=None)
+    parser.add_argument("--data", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.seed is None:
+        args.seed = int(read_params(args.params)["seed"])
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Generate data (unless present), run each phase in a subprocess, report."""
+    args = parse_args(argv)
+    if args.phase:
+        run_phase(args)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        data = workdir / f"orders_{args.rows}_{args.customers}_{args.seed}.parquet"
+        if not data.exists():
+            start = time.perf_counter()
+            generate(data, args.rows, args.customers, args.seed)
+            console.print(f"generated {data} in {time.perf_counter() - start:.1f} s")
+        results = {p: _child(args, p, data) for p in ("floor", "features")}
+        if not args.skip_online:
+            results["online"] = _child(args, "online", data)
+    summary = report(args, results)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
