@@ -126,11 +126,16 @@ def beeswarm(
 
 
 def dependence(value: Array, contrib: Array, name: str, ylabel: str) -> str:
-    """SHAP dependence: feature value vs its contribution."""
+    """SHAP dependence: feature value vs its contribution (x axis: 1st-99th percentile)."""
     with _style():
         fig, ax = _figure(4.5, 3.4)
         finite = np.isfinite(value)
         ax.scatter(value[finite], contrib[finite], s=6, alpha=0.5, color="#3b6ea8")
+        if finite.sum() > 10:  # long tails (spend) would squash the bulk into one column
+            lo, hi = np.percentile(value[finite], [1, 99])
+            if hi > lo:
+                pad = 0.03 * (hi - lo)
+                ax.set_xlim(lo - pad, hi + pad)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel(name)
         ax.set_ylabel(ylabel)
