@@ -4,8 +4,9 @@
 [--anchor] [--check-rows 5000]``
 
 Uses the trained bundle in ``--model-dir`` when it exists (its real trees), else — or
-with ``--anchor`` — a 200-tree, 31-leaf LightGBM trained on synthetic rows (the shape
-of the issue's anchor figure: ``pred_contrib`` 1,850 rows/s on 2 cores). Customers come
+with ``--anchor`` — a LightGBM of ``--trees/--leaves/--depth`` trained on synthetic rows
+(default 200 trees x 31 leaves: the issue's anchor, ``pred_contrib`` 1,850 rows/s on
+2 cores). Customers come
 from :func:`scoring.synthetic.synthetic_features`. The whole of
 :func:`scoring.results.score_customers` runs (exact TreeSHAP by per-tree decision-
 pattern deduplication, Shapley family impacts, top-k reasons rendered in en + zh-CN,
@@ -52,14 +53,15 @@ class PhaseCollector(logging.Handler):
             self.seconds[phase] = self.seconds.get(phase, 0.0) + float(record.seconds)  # type: ignore[attr-defined]
 
 
-def anchor_model(seed: int) -> ChurnModel:
-    """A 200-tree, 31-leaf model on synthetic customers (the issue's anchor shape)."""
+def synthetic_model(seed: int, trees: int, leaves: int, depth: int) -> ChurnModel:
+    """A model of the given shape on synthetic customers (default: the anchor shape)."""
     names = tuple(n for n in FEATURE_NAMES if "categor" not in n)
     frame = synthetic_features(40_000, seed)
     x, y = frame.loc[:, list(names)].to_numpy(float), frame["label"].to_numpy()
-    params = {"objective": "binary", "num_leaves": ANCHOR_LEAVES, "learning_rate": 0.05,
-              "min_data_in_leaf": 20, "verbose": -1, "seed": seed, "num_threads": 2}  # fmt: skip
-    booster = lgb.train(params, lgb.Dataset(x[:30_000], y[:30_000]), ANCHOR_TREES)
+    params = {"objective": "binary", "num_leaves": leaves, "max_depth": depth,
+              "learning_rate": 0.05, "min_data_in_leaf": 20, "verbose": -1, "seed": seed,
+              "num_threads": 2}  # fmt: skip
+    booster = lgb.train(params, lgb.Dataset(x[:30_000], y[:30_000]), trees)
     calibrator = fit_sigmoid(np.asarray(booster.predict(x[30_000:], raw_score=True)), y[30_000:])
     reference = {n: float(np.nanmedian(frame[n])) for n in names}
     return ChurnModel(
@@ -96,16 +98,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--model-dir", type=Path, default=Path("models/churn"))
-    parser.add_argument("--anchor", action="store_true", help="use the 200x31 anchor shape")
+    parser.add_argument("--anchor", action="store_true", help="synthetic model, not the bundle")
+    parser.add_argument("--trees", type=int, default=ANCHOR_TREES)
+    parser.add_argument("--leaves", type=int, default=ANCHOR_LEAVES)
+    parser.add_argument("--depth", type=int, default=-1, help="-1: unlimited (LightGBM)")
     parser.add_argument("--check-rows", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     console = Console()
     use_bundle = not args.anchor and (args.model_dir / "booster.txt").exists()
-    model = ChurnModel.load(args.model_dir) if use_bundle else anchor_model(args.seed)
-    console.print(
-        f"model: {'bundle ' + str(args.model_dir) if use_bundle else 'anchor'}; {shape(model)}"
+    model = (
+        ChurnModel.load(args.model_dir)
+        if use_bundle
+        else synthetic_model(args.seed, args.trees, args.leaves, args.depth)
     )
+    source = f"bundle {args.model_dir}" if use_bundle else "synthetic"
+    console.print(f"model: {source}; {shape(model)}")
     snapshot = synthetic_features(args.customers, args.seed + 1).drop(columns="label")
     collector = PhaseCollector()
     results_logger = logging.getLogger("scoring.results")
