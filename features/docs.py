@@ -46,6 +46,25 @@ Generated from `features/catalog.py` (catalog version {version}) by
   **omitted**, not zero-filled; `reports/features.json` lists them and why.
 - A missing value (empty cell) means "undefined", e.g. a trend with an empty earlier
   window; counts are never missing (0 when no order).
+
+## Running
+
+- `dvc repro features` runs `python -m features.build` and writes
+  `data/processed/snapshots.parquet` (`customer_id`, `cutoff`, active features in catalog
+  order, `label` int8), `data/processed/latest.parquet` (same without `label`) and
+  `reports/features.json` (active/omitted features, rows and label rate per cutoff).
+- Engine: `features.engine: duckdb` (default; memory cap and spill directory in
+  `features.duckdb`) or `spark` (PySpark local mode, settings in `features.spark`;
+  needs Java 17). Both run the same Ibis expressions (`features/expressions.py`);
+  `tests/features/test_spark_parity.py` checks they agree.
+- Online: `features.build_online(orders, as_of, params, *, columns=None)` takes one or
+  a few customers' canonical order lines (records or a DataFrame) and returns the
+  columns of `latest.parquet` computed by the same compiled query; pass
+  `columns=` the canonical columns of the batch data so the feature set matches.
+  Unlike the batch population, the lookback is not applied (a lapsed customer still
+  gets a row); a customer with no completed order before `as_of` gets none.
+- Benchmark: `python -m benchmarks.bench_features` (10M lines, 1M customers; smaller
+  with `--rows/--customers`).
 """
 
 
