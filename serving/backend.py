@@ -150,21 +150,21 @@ class PipelineBackend:
         from scoring.mlflow_model import load_registered_bundle  # mlflow only when needed
 
         name, alias = parse_alias_uri(s.model_uri)
-        model, _ = load_registered_bundle(s.mlflow_tracking_uri, name, alias)
+        model, version = load_registered_bundle(s.mlflow_tracking_uri, name, alias)
         info = model_info(model, uri=s.model_uri, name=name, alias=alias)
-        info["metrics"]["run"] = run_metrics(s.mlflow_tracking_uri, model.metadata)
+        info["metrics"]["run"] = run_metrics(s.mlflow_tracking_uri, name, version)
         return model, info
 
 
-def run_metrics(tracking_uri: str, metadata: Mapping[str, Any]) -> dict[str, float] | None:
-    """Test metrics of the model and every baseline, as logged on its MLflow run."""
-    run_id = metadata.get("mlflow_run_id")
-    if not run_id:
-        return None
+def run_metrics(tracking_uri: str, name: str, version: str) -> dict[str, float] | None:
+    """Test metrics of the model and every baseline, as logged on the version's MLflow run."""
     from mlflow import MlflowClient
 
-    metrics = MlflowClient(tracking_uri=tracking_uri).get_run(str(run_id)).data.metrics
-    return dict(sorted(metrics.items()))
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    run_id = client.get_model_version(name, version).run_id
+    if not run_id:
+        return None
+    return dict(sorted(client.get_run(run_id).data.metrics.items()))
 
 
 def parse_alias_uri(uri: str) -> tuple[str, str]:
