@@ -188,7 +188,9 @@ def score_customers(
     _check_columns(snapshot, model)
     names = model.feature_names
     x = model.matrix(snapshot)
-    probability = model.calibrator.transform(np.asarray(model.booster.predict(x, raw_score=True)))
+    with _phase("probability"):  # predict, not the SHAP sum: bit-identical on every path
+        margin = np.asarray(model.booster.predict(x, raw_score=True))
+        probability = model.calibrator.transform(margin)
     with _phase("contributions"):
         contrib = tree_contributions(
             model.booster, x, params.score.contrib_method, params.score.dedup_min_rows
