@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter
+from lifetimes.utils import ConvergenceError
 from numpy.typing import NDArray
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
@@ -30,6 +31,7 @@ from training.config import BaselineParams
 
 logger = logging.getLogger(__name__)
 Array = NDArray[np.float64]
+_BGNBD_RETRIES = 3
 
 
 def _column(frame: pd.DataFrame, name: str) -> Array:
@@ -155,8 +157,19 @@ class BGNBDBaseline:
     def fit(cls, frame: pd.DataFrame, params: BaselineParams, horizon_days: int):
         """Maximum-likelihood fit on the training snapshots' (x, t_x, T)."""
         x, t_x, big_t = bgnbd_inputs(frame, params.bgnbd_time_unit_days)
-        bgf = BetaGeoFitter(penalizer_coef=params.bgnbd_penalizer)
-        bgf.fit(x, t_x, big_t)
+        penalizer = params.bgnbd_penalizer
+        for attempt in range(_BGNBD_RETRIES + 1):
+            try:
+                bgf = BetaGeoFitter(penalizer_coef=penalizer)
+                bgf.fit(x, t_x, big_t)
+                break
+            except ConvergenceError:
+                if attempt == _BGNBD_RETRIES:
+                    raise
+                # lifetimes' own advice: a small L2 penalty on the parameters helps the
+                # optimiser when a sample has few repeat buyers.
+                penalizer = max(penalizer * 10, 1e-3)
+                logger.warning("BG/NBD did not converge; retrying with penalizer %g", penalizer)
         r, alpha, a, b = (float(bgf.params_[k]) for k in ("r", "alpha", "a", "b"))
         logger.info("BG/NBD fit: r=%.4g alpha=%.4g a=%.4g b=%.4g", r, alpha, a, b)
         return cls(r, alpha, a, b, params.bgnbd_time_unit_days, float(horizon_days))

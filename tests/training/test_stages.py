@@ -1,0 +1,97 @@
+"""train + evaluate stage mains on synthetic snapshots, the dvc.yaml wiring of their
+outputs, and the Complete Journey params file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from features.config import DataParams
+from features.params import load_section, read_params
+from scoring.model import ChurnModel
+from training.config import load_config
+from training.evaluate import main as evaluate_main
+from training.train import main as train_main
+
+from .conftest import ROOT, write_params
+
+SHARED = Path("/work/shared/data")
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_write_declared_outputs(
+    snapshots: pd.DataFrame, tmp_path: Path
+) -> None:
+    snaps = tmp_path / "snapshots.parquet"
+    snapshots.to_parquet(snaps)
+    params = write_params(
+        tmp_path / "params.yaml", "sqlite:///mlflow.db", split={"backtest_folds": 2}
+    )
+    common = [
+        "--params",
+        str(params),
+        "--snapshots",
+        str(snaps),
+        "--model-dir",
+        str(tmp_path / "models/churn"),
+        "--baselines",
+        str(tmp_path / "models/b.json"),
+    ]
+    assert train_main([*common, "--report", str(tmp_path / "reports/train.json")]) == 0
+    assert (tmp_path / "mlflow.db").exists()  # relative SQLite path resolved next to params
+    plots = tmp_path / "reports/plots"
+    assert (
+        evaluate_main(
+            [
+                *common,
+                "--metrics",
+                str(tmp_path / "reports/metrics.json"),
+                "--plots",
+                str(plots),
+                "--backtest",
+                str(tmp_path / "bt.json"),
+            ]
+        )
+        == 0
+    )
+
+    metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
+    train = json.loads((tmp_path / "reports/train.json").read_text())
+    assert metrics["model"] == train["test"]["model"]  # evaluate reproduces train's numbers
+    assert set(metrics["baselines"]) == {"recency", "rules", "logreg", "bgnbd"}
+    assert {"rule_precision", "rule_recall", "rule_flag_rate"} <= set(metrics["baselines"]["rules"])
+    assert metrics["vs_best_baseline"]["auc_diff_ci_low"] <= metrics["vs_best_baseline"]["auc_diff"]
+    assert len(json.loads((tmp_path / "bt.json").read_text())["folds"]) == 2
+
+    model = ChurnModel.load(tmp_path / "models/churn")
+    assert model.metadata["model_version"] == "1"
+    assert model.metadata["alias"] in {"champion", "candidate"}
+    assert model.metadata["test_cutoff"] == metrics["test_cutoff"]
+
+    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    for plot in declared:
+        (spec,) = plot.values()
+        for file, column in spec["y"].items():
+            table = pd.read_csv(tmp_path / file)
+            assert {spec["x"], column} <= set(table.columns), file
+
+
+def test_completejourney_params_parse_and_name_real_columns() -> None:
+    path = ROOT / "params/completejourney.yaml"
+    cfg = load_config(path)
+    data = load_section(read_params(path), "data", DataParams)
+    assert cfg.features.horizon_days == 90
+    assert cfg.registry.model_name != load_config(ROOT / "params.yaml").registry.model_name
+    if not SHARED.is_dir():
+        pytest.skip("Complete Journey data not present in /work/shared/data")
+    tx = set(pq.read_schema(SHARED / Path(data.source).name).names)
+    mapped = {v for v in data.columns.model_dump().values() if v is not None}
+    lookup_added = {c for lk in data.lookups for c in lk.columns}
+    assert mapped - lookup_added <= tx
+    for lk in data.lookups:
+        assert {lk.key, *lk.columns} <= set(pq.read_schema(SHARED / Path(lk.source).name).names)
