@@ -102,39 +102,45 @@ def _lines(orders: ir.Table) -> ir.Table:
     )
 
 
-def _order_times(lines: ir.Table) -> ir.Table:
-    """Completed and cancelled orders with their time and the gap to the previous one.
+def _order_times(lines: ir.Table, status: str) -> ir.Table:
+    """Orders of one ``status`` with their time (earliest line of that status).
 
-    An order's time is its earliest line of that status. That earliest time is < T
-    exactly when some such line is < T, so the order sequence (and each gap to the
-    previous order) is computed once, before the cutoff join: the orders before T are
-    a prefix of it.
+    That earliest time is < T exactly when some such line is < T, so orders (and the
+    gap to the previous order) are computed once, before the cutoff join: the orders
+    before T are a prefix of the sequence.
     """
-    kept = lines.filter(lines.status.isin(["completed", "cancelled"]))
-    ords = kept.group_by(["customer_id", "order_id", "status"]).aggregate(ts=kept.ts.min())
-    by_customer = ibis.window(group_by=["customer_id", "status"], order_by="ts")
-    return ords.mutate(gap=ords.ts - ords.ts.lag().over(by_customer))
+    kept = lines.filter(lines.status == status)
+    return kept.group_by(["customer_id", "order_id"]).aggregate(ts=kept.ts.min())
 
 
 def _order_aggregates(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): order counts, recency, tenure, gap sums, cancellations."""
-    ords = _order_times(lines)
+    """Per (customer, cutoff): completed order counts, recency, tenure and gap sums."""
+    ords = _order_times(lines, "completed")
+    ords = ords.mutate(gap=ords.ts - ords.ts.lag().over(group_by="customer_id", order_by="ts"))
     j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)
     j = j.mutate(age=j.cutoff_s - j.ts)
-    age, done = j.age, j.status == "completed"
+    age = j.age
     return j.group_by(list(KEYS)).aggregate(
-        orders_lifetime=j.count(where=done),
-        orders_30d=j.count(where=done & _within(age, 30)),
-        orders_90d=j.count(where=done & _within(age, 90)),
-        orders_180d=j.count(where=done & _within(age, 180)),
-        orders_365d=j.count(where=done & _within(age, 365)),
-        orders_prev90=j.count(where=done & _between(age, 90, 180)),
-        cancelled_orders_365d=j.count(where=~done & _within(age, 365)),
-        last_age=age.min(where=done),
-        first_age=age.max(where=done),
-        gap_n=j.gap.count(where=done),
-        gap_sum=j.gap.sum(where=done),
-        gap_sq=(j.gap * j.gap).sum(where=done),
+        orders_lifetime=j.count(),
+        orders_30d=j.count(where=_within(age, 30)),
+        orders_90d=j.count(where=_within(age, 90)),
+        orders_180d=j.count(where=_within(age, 180)),
+        orders_365d=j.count(where=_within(age, 365)),
+        orders_prev90=j.count(where=_between(age, 90, 180)),
+        last_age=age.min(),
+        first_age=age.max(),
+        gap_n=j.gap.count(),
+        gap_sum=j.gap.sum(),
+        gap_sq=(j.gap * j.gap).sum(),
+    )
+
+
+def _cancel_aggregates(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): cancelled orders in the last 365 days."""
+    ords = _order_times(lines, "cancelled")
+    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)
+    return j.group_by(list(KEYS)).aggregate(
+        cancelled_orders_365d=j.count(where=_within(j.cutoff_s - j.ts, 365))
     )
 
 
@@ -250,7 +256,7 @@ def _derive(t: ir.Table, params: FeatureParams) -> dict[str, ir.Value]:
         "overdue_ratio": last_days / usual_gap,
         "return_rate_365d": _ratio(t.undone_365d, t.spend_365d),
         "cancel_rate_365d": _ratio(
-            t.cancelled_orders_365d, t.orders_365d + t.cancelled_orders_365d
+            _zero(t.cancelled_orders_365d), t.orders_365d + _zero(t.cancelled_orders_365d)
         ),
         "return_rate_trend_90d": _ratio(t.undone_90d, t.spend_90d)
         - _ratio(t.undone_prev90, t.spend_prev90),
@@ -296,10 +302,10 @@ def feature_table(
     """
     lines = _lines(orders)
     base = _order_aggregates(lines, cutoffs)
-    base = base.filter(base.orders_lifetime > 0)
     if population_only:
         base = in_population(base, params)
     t = base.join(_spend_aggregates(lines, cutoffs), list(KEYS))
+    t = t.left_join(_cancel_aggregates(lines, cutoffs), list(KEYS))
     if "product_id" in columns:
         t = t.left_join(_product_aggregates(orders, cutoffs), list(KEYS))
     if "category" in columns:
