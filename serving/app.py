@@ -75,7 +75,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys = settings.resolved_api_keys()
         if not keys:
-            logger.warning("no API keys configured (CHURN_API_KEYS): every /v1 call gets 403")
+            logger.warning("no API keys configured (CHURN_API_KEYS): every /v1 call is refused")
         app.state.keys = KeyChecker.from_keys(keys, settings.resolved_admin_key())
         service = ChurnService(backend_factory(settings), service_options(settings))
         app.state.service = service
