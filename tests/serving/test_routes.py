@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,7 @@ from scoring.model import ChurnModel
 from serving.app import create_app
 from serving.routes.deps import get_service
 from serving.schemas import BatchResponse, CustomerChurn, ModelInfo
+from serving.service import Loaded
 from tests.serving.conftest import CLIENT_KEY, SyntheticBackend, make_settings, snapshot
 
 CHURN = "/v1/customers/{}/churn"
@@ -200,3 +203,29 @@ def test_probability_is_the_models(client: TestClient, model_a: ChurnModel) -> N
     expected = model_a.predict_proba(frame)
     got = [client.get(CHURN.format(c)).json()["churn_probability"] for c in frame.customer_id]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+class _SlowBackend:
+    """Blocks the first load until released (a long model download, say)."""
+
+    def __init__(self, inner: SyntheticBackend) -> None:
+        self.inner = inner
+        self.release = threading.Event()
+
+    def load(self) -> Loaded:
+        self.release.wait(timeout=30)
+        return self.inner.load()
+
+
+def test_background_load_keeps_liveness(backend: SyntheticBackend) -> None:
+    slow = _SlowBackend(backend)
+    app = create_app(make_settings(startup_load="background"), backend_factory=lambda _: slow)
+    with TestClient(app, headers={"X-API-Key": CLIENT_KEY}) as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/readyz").json()["status"] == "loading"
+        assert c.get(CHURN.format("C0000001")).status_code == 503
+        slow.release.set()
+        deadline = time.monotonic() + 30
+        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.get(CHURN.format("C0000001")).status_code == 200
