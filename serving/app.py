@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -79,6 +80,11 @@ def _lifespan(
         app.state.keys = KeyChecker.from_keys(keys, settings.resolved_admin_key())
         service = ChurnService(backend_factory(settings), service_options(settings))
         app.state.service = service
+        # Online scoring (DuckDB + TreeSHAP, tens of ms) runs in its own bounded pool: it
+        # cannot starve the default thread pool, and its threads end with the app, so the
+        # per-thread DuckDB connections of features.online close cleanly at shutdown.
+        pool = ThreadPoolExecutor(settings.online_workers, thread_name_prefix="churn-online")
+        app.state.online_pool = pool
         tasks: list[asyncio.Task[None]] = []
         if settings.startup_load == "blocking":
             await _load(service, app.state.metrics)
@@ -93,6 +99,7 @@ def _lifespan(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            pool.shutdown(wait=True)
 
     return lifespan
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     admin_key_file: Path | None = None
     max_batch_size: int = Field(default=1000, gt=0, description="Most ids in one batch request.")
     max_orders: int = Field(default=5000, gt=0, description="Most orders in one score request.")
+    online_workers: int = Field(
+        default=2, gt=0, description="Threads scoring posted orders (POST /v1/churn/score)."
+    )
     max_body_bytes: int = Field(
         default=2_000_000, gt=0, description="Largest request body accepted."
     )

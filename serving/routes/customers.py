@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from serving.routes.deps import MetricsDep, ServiceDep, require_client_key
+from serving.routes.deps import MetricsDep, OnlinePoolDep, ServiceDep, require_client_key
 from serving.schemas import (
     MAX_ID_LENGTH,
     MAX_TOP_K,
@@ -101,10 +103,12 @@ async def churn_batch(service: ServiceDep, metrics: MetricsDep, request: BatchRe
 
 
 @router.post("/churn/score", response_model=CustomerChurn, tags=["churn"])
-def churn_score(service: ServiceDep, metrics: MetricsDep, request: ScoreRequest) -> Response:
+async def churn_score(
+    service: ServiceDep, metrics: MetricsDep, pool: OnlinePoolDep, request: ScoreRequest
+) -> Response:
     """Score a customer from posted raw orders (same validation and feature code as batch)."""
-    answer = service.score_orders(
-        request.customer_id, request.orders, request.as_of, request.lang, request.top_k
-    )
+    work = partial(service.score_orders, request.customer_id, request.orders, request.as_of,
+                   request.lang, request.top_k)  # fmt: skip
+    answer = await asyncio.get_running_loop().run_in_executor(pool, work)
     metrics.observe_predictions(((answer.probability, answer.risk_level),))
     return Response(answer.body, media_type=JSON)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -31,9 +32,16 @@ async def get_keys(request: Request) -> KeyChecker:
     return keys
 
 
+async def get_online_pool(request: Request) -> ThreadPoolExecutor:
+    """The bounded thread pool online scoring runs in (see serving.app)."""
+    pool: ThreadPoolExecutor = request.app.state.online_pool
+    return pool
+
+
 ServiceDep = Annotated[ChurnService, Depends(get_service)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 KeysDep = Annotated[KeyChecker, Depends(get_keys)]
+OnlinePoolDep = Annotated[ThreadPoolExecutor, Depends(get_online_pool)]
 
 
 async def require_client_key(keys: KeysDep, key: Annotated[str | None, Security(_api_key)]) -> None:
