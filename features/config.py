@@ -160,7 +160,7 @@ class ValueTiers(Frozen):
 class DuckDBSettings(Frozen):
     """DuckDB resources: a memory cap and a spill directory so big inputs spill."""
 
-    memory_limit: str = "2GB"
+    memory_limit: str = "1.5GB"
     temp_directory: str | None = None
     threads: int | None = Field(default=None, gt=0)
 

@@ -284,7 +284,8 @@ def feature_table(
     Parameters
     ----------
     orders, cutoffs
-        Canonical order lines and a one-column (``cutoff``) table of cutoffs.
+        Canonical order lines, and the cutoffs (``cutoff`` timestamp and its whole
+        epoch seconds ``cutoff_s``, see :func:`features.engines.cutoff_frame`).
     params
         The ``features`` params (windows, horizon, lookback, tiers).
     columns
@@ -317,14 +318,15 @@ def feature_table(
     names = feature_names(columns)
     out: dict[str, ir.Value] = {"customer_id": t.customer_id, "cutoff": t.cutoff}
     for name in names:
-        out[name] = _category_default(t, name) if name not in derived else derived[name]
+        out[name] = _count_or_value(t, name) if name not in derived else derived[name]
     if labelled:
         out["label"] = label_column(t.has_future)
     return t.select(**out).order_by(["cutoff", "customer_id"])
 
 
-def _category_default(t: ir.Table, name: str) -> ir.Value:
-    """Aggregated column ``name``; product/category counts are 0 when there are none."""
+def _count_or_value(t: ir.Table, name: str) -> ir.Value:
+    """Aggregated column ``name``; product/category counts are 0 (not missing) when the
+    customer has no such line (the left join found no row)."""
     col = t[name]
     if name in {
         "products_90d",
