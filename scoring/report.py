@@ -101,11 +101,15 @@ def metrics_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     columns: list[str] = []
     for vals in rows_in.values():
         columns += [k for k, v in vals.items() if isinstance(v, int | float) and k not in columns]
-    rows = [
-        [name] + [f"{vals[c]:.4f}" if isinstance(vals.get(c), int | float) else "" for c in columns]
-        for name, vals in rows_in.items()
-    ]
+    rows = [[name] + [_metric(vals.get(c)) for c in columns] for name, vals in rows_in.items()]
     return columns, rows
+
+
+def _metric(value: Any) -> str:
+    """Counts as integers, rates and scores with four decimals, absent as blank."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
 
 
 def top_reason_codes(scores: pd.DataFrame) -> pd.Series:
