@@ -100,7 +100,11 @@ def metrics_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             rows_in[name] = vals
     columns: list[str] = []
     for vals in rows_in.values():
-        columns += [k for k, v in vals.items() if isinstance(v, int | float) and k not in columns]
+        columns += [
+            k
+            for k, v in vals.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and k not in columns
+        ]
     rows = [[name] + [_metric(vals.get(c)) for c in columns] for name, vals in rows_in.items()]
     return columns, rows
 
