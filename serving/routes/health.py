@@ -22,7 +22,8 @@ async def healthz() -> Health:
 async def readyz(service: ServiceDep) -> Response:
     """200 when a model and snapshot are loaded, else 503 with the reason."""
     if not service.ready:
-        body = Readiness(status="loading", model_loaded=False, detail=service.last_error)
+        status = "failed" if service.last_error else "loading"
+        body = Readiness(status=status, model_loaded=False, detail=service.last_error)
         return JSONResponse(body.model_dump(), status_code=503)
     state = service.state
     version = state.info.get("version")

@@ -160,7 +160,8 @@ def test_failed_load_is_503_with_reason(backend: SyntheticBackend) -> None:
         r = c.get(CHURN.format("C0000001"))
         assert r.status_code == 503
         assert "model store unreachable" in r.json()["error"]["message"]
-        assert "model store unreachable" in c.get("/readyz").json()["detail"]
+        ready = c.get("/readyz").json()
+        assert ready["status"] == "failed" and "model store unreachable" in ready["detail"]
 
 
 class _Exploding:
