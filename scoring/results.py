@@ -94,11 +94,11 @@ def _texts(
     lang: str,
 ) -> NDArray[np.object_]:
     """Sentences of the selected reasons, rendered one feature at a time."""
-    feat = table.feature[flat]
+    feat, values, refs = table.feature[flat], table.value[flat], table.reference[flat]
     out = np.empty(len(feat), dtype=object)
     for j in np.unique(feat):
         sel = feat == j
-        out[sel] = render_many(names[j], table.value[flat][sel], table.reference[flat][sel], lang)
+        out[sel] = render_many(names[j], values[sel], refs[sel], lang)
     prot = table.protective[flat[0]]
     if prot.any():
         out[prot] = [_PROTECTIVE_PREFIX[lang] + t for t in out[prot]]
