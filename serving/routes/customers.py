@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from serving.routes.deps import MetricsDep, OnlinePoolDep, ServiceDep, require_client_key
+from serving.routes.raw import RawRoute
 from serving.schemas import (
     MAX_ID_LENGTH,
     MAX_TOP_K,
@@ -27,15 +28,14 @@ from serving.settings import LANGS
 ERRORS: dict[int | str, dict[str, object]] = {
     s: {"model": ErrorBody} for s in (400, 401, 403, 404, 413, 422, 503)
 }
-fast_router = APIRouter()
+fast_router = APIRouter(route_class=RawRoute)
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_client_key)], responses=ERRORS)
 JSON = "application/json"
 
 
 # The hot route reads its three inputs straight from the request instead of through
-# FastAPI's parameter and dependency machinery: on this machine that machinery costs
-# about as much as the whole rest of the request (measured: ~2x a hello-world route),
-# and the answer itself is a dictionary lookup of precomputed bytes. The parameters
+# FastAPI's parameter and dependency machinery (see serving.routes.raw: that machinery
+# costs more than the answer, a dictionary lookup of precomputed bytes). The parameters
 # and the API-key requirement are declared in ``openapi_extra``, and the manual checks
 # below enforce exactly that schema (the schemathesis test holds them to it).
 _CHURN_OPENAPI: dict[str, Any] = {
