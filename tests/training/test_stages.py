@@ -25,8 +25,11 @@ SHARED = Path("/work/shared/data")
 
 @pytest.mark.slow
 def test_train_then_evaluate_write_declared_outputs(
-    snapshots: pd.DataFrame, tmp_path: Path
+    snapshots: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # mlflow.set_tracking_uri (called by earlier tests) exports MLFLOW_TRACKING_URI,
+    # which would win over the params file.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     snaps = tmp_path / "snapshots.parquet"
     snapshots.to_parquet(snaps)
     params = write_params(
