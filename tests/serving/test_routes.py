@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -230,3 +231,16 @@ def test_background_load_keeps_liveness(backend: SyntheticBackend) -> None:
         while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert c.get(CHURN.format("C0000001")).status_code == 200
+
+
+def test_hot_path_runs_no_model(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET and batch answer from the precomputed state: no predict, no TreeSHAP."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the model was called on the hot path")
+
+    monkeypatch.setattr(lgb.Booster, "predict", refuse)
+    assert client.get(CHURN.format("C0000001")).status_code == 200
+    assert client.get(CHURN.format("C0000001"), params={"top_k": 5}).status_code == 200
+    r = client.post("/v1/churn/batch", json={"customer_ids": ["C0000001", "C0000002"]})
+    assert r.status_code == 200
