@@ -59,14 +59,19 @@ def _repro(repo: Path) -> float:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     start = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [str(Path(sys.executable).parent / "dvc"), "repro", "--force", "evaluate"],
         cwd=repo,
         env=env,
         check=True,
         capture_output=True,
+        text=True,
     )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    ran = [line.split("'")[1] for line in done.stdout.splitlines() if "Running stage" in line]
+    if ran != ["ingest", "features", "train", "evaluate"]:
+        raise RuntimeError(f"dvc repro --force ran stages {ran}, expected all four")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
