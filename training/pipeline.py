@@ -60,7 +60,7 @@ class FittedRun:
     model: ChurnModel
     baselines: Baselines
     params: TrainParams
-    valid_score: float
+    valid_score: float | None  # best tuning score on validation; None without tuning
     calibration_scores: dict[str, float]
 
 
@@ -79,7 +79,7 @@ def fit_all(
     """Tune (unless ``params`` is given), fit, calibrate, and fit the baselines."""
     names = feature_columns(snapshots)
     train, valid = part(snapshots, split.train), part(snapshots, split.valid)
-    valid_score = float("nan")
+    valid_score: float | None = None
     if params is None:
         params = cfg.train
         if cfg.tuning.enabled:
