@@ -49,6 +49,9 @@ class TrainParams(Frozen):
     num_threads: int = Field(default=2, ge=1)
     monotone: bool = True
     calibration: Literal["auto", "sigmoid", "isotonic"] = "auto"
+    calibration_data: Literal["validation", "forward", "grouped_oof"] = "validation"
+    calibration_folds: int = Field(default=5, ge=2)
+    calibration_cutoffs: int = Field(default=3, ge=1)
     isotonic_eps: float = Field(default=1e-3, gt=0, lt=0.5)
 
 

@@ -96,6 +96,27 @@ def fit_booster(
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
 
 
+def fit_fixed(
+    train: pd.DataFrame,
+    feature_names: list[str],
+    params: TrainParams,
+    seed: int,
+    n_trees: int,
+) -> lgb.Booster:
+    """Train exactly ``n_trees`` rounds on ``train`` (no early stopping, no held-out set).
+
+    Used for the helper models whose out-of-sample margins fit the calibrator: they
+    reuse the main model's tree count so their margins have the same scale, and they
+    never look at the rows they will predict.
+    """
+    booster = lgb.train(
+        lgb_params(params, seed, feature_names),
+        _dataset(train, feature_names),
+        num_boost_round=max(1, n_trees),
+    )
+    return booster
+
+
 def _score(metric: str, y: np.ndarray, margin: np.ndarray) -> float:
     """Validation objective to maximise."""
     if metric == "roc_auc":

@@ -18,6 +18,7 @@ from scoring.model import ChurnModel
 from scoring.rules import evaluate_rules
 from training.baselines import Baselines, fit_baselines
 from training.calibrate import choose_calibrator
+from training.calibration_data import calibration_data
 from training.config import TrainingConfig, TrainParams
 from training.metrics import bootstrap_auc_difference, flag_metrics, probability_metrics
 from training.model import fit_booster, tune
@@ -76,7 +77,12 @@ def fit_all(
     cfg: TrainingConfig,
     params: TrainParams | None = None,
 ) -> FittedRun:
-    """Tune (unless ``params`` is given), fit, calibrate, and fit the baselines."""
+    """Tune (unless ``params`` is given), fit, calibrate, and fit the baselines.
+
+    The calibrator is fitted on the out-of-sample margins chosen by
+    ``params.calibration_data`` (:mod:`training.calibration_data`), never on the test
+    cutoff.
+    """
     names = feature_columns(snapshots)
     train, valid = part(snapshots, split.train), part(snapshots, split.valid)
     valid_score: float | None = None
@@ -85,9 +91,11 @@ def fit_all(
         if cfg.tuning.enabled:
             params, valid_score = tune(train, valid, names, cfg.train, cfg.tuning, cfg.seed)
     booster = fit_booster(train, valid, names, params, cfg.seed)
-    margin = np.asarray(booster.predict(valid.loc[:, names].to_numpy(np.float64), raw_score=True))
+    cal = calibration_data(
+        snapshots, split, names, params, cfg.seed, booster, cfg.features.horizon_days
+    )
     calibrator, cal_scores = choose_calibrator(
-        margin, valid["label"].to_numpy(), cfg.train.calibration, cfg.train.isotonic_eps, cfg.seed
+        cal.margin, cal.label, params.calibration, params.isotonic_eps, cfg.seed
     )
     model = ChurnModel(
         booster=booster,
@@ -95,7 +103,7 @@ def fit_all(
         feature_names=tuple(names),
         catalog_version=CATALOG_VERSION,
         reference=reference_medians(train, names),
-        metadata={"params": params.model_dump(), **split.describe()},
+        metadata={"params": params.model_dump(), **split.describe(), **cal.describe()},
     )
     baselines = fit_baselines(train, cfg.baselines, cfg.rules, cfg.features.horizon_days)
     return FittedRun(model, baselines, params, valid_score, cal_scores)

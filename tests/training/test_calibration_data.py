@@ -1,0 +1,95 @@
+"""Calibration data sources: never the test cutoff; grouped folds never split a customer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.calibration_data import calibration_data, customer_folds, forward_cutoffs
+from training.config import SplitParams, TrainParams
+from training.model import fit_booster
+from training.pipeline import feature_columns
+from training.select import selection_splits
+from training.split import labelled_cutoffs, make_split, part
+
+from .conftest import make_snapshots
+
+_PARAMS = TrainParams(num_boost_round=40, early_stopping_rounds=10, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def long_snapshots() -> pd.DataFrame:
+    """Nine cutoffs 30 days apart: enough for forward chaining with H = 90."""
+    return make_snapshots(n_customers=300, n_cutoffs=9, seed=3)
+
+
+def test_customer_folds_never_split_a_customer_and_cover_every_row(
+    snapshots: pd.DataFrame,
+) -> None:
+    ids = snapshots["customer_id"].reset_index(drop=True)
+    folds = customer_folds(ids, 5)
+    held = np.concatenate([h for _, h in folds])
+    assert np.array_equal(np.sort(held), np.arange(len(ids)))
+    for fit_idx, held_idx in folds:
+        assert not set(ids.iloc[fit_idx]) & set(ids.iloc[held_idx])
+    with pytest.raises(ValueError, match="calibration_folds=5"):
+        customer_folds(pd.Series(["a", "b", "a"]), 5)
+
+
+def test_forward_cutoffs_keep_every_label_window_before_the_test_cutoff(
+    long_snapshots: pd.DataFrame,
+) -> None:
+    cutoffs = labelled_cutoffs(long_snapshots)
+    split = make_split(long_snapshots, 90, SplitParams())
+    pairs = forward_cutoffs(cutoffs, split, 90, k=3)
+    assert pairs
+    horizon = pd.Timedelta(days=90)
+    for c, train in pairs:
+        assert c + horizon <= split.test
+        assert train and all(t + horizon <= c for t in train)
+
+
+@pytest.mark.parametrize("source", ["validation", "forward", "grouped_oof"])
+def test_calibration_data_never_includes_the_test_cutoff(
+    long_snapshots: pd.DataFrame, source: str
+) -> None:
+    snapshots = long_snapshots
+    names = feature_columns(snapshots)
+    split = make_split(snapshots, 90, SplitParams())
+    params = _PARAMS.model_copy(update={"calibration_data": source})
+    booster = fit_booster(
+        part(snapshots, split.train), part(snapshots, split.valid), names, params, 0
+    )
+    data = calibration_data(snapshots, split, names, params, 0, booster, 90)
+    assert split.test not in data.cutoffs
+    assert data.margin.shape == data.label.shape and np.isfinite(data.margin).all()
+    expected_rows = {
+        "validation": len(part(snapshots, split.valid)),
+        "grouped_oof": len(part(snapshots, split.train)),
+        "forward": len(part(snapshots, data.cutoffs)),
+    }[source]
+    assert data.label.size == expected_rows
+    again = calibration_data(snapshots, split, names, params, 0, booster, 90)
+    np.testing.assert_array_equal(again.margin, data.margin)
+
+
+def test_forward_without_an_earlier_training_cutoff_is_a_clear_error(
+    snapshots: pd.DataFrame,
+) -> None:
+    first = labelled_cutoffs(snapshots)[:4]
+    small = snapshots.loc[snapshots["cutoff"].isin(first)]
+    names = feature_columns(small)
+    split = make_split(small, 60, SplitParams())
+    params = _PARAMS.model_copy(update={"calibration_data": "forward"})
+    booster = fit_booster(part(small, split.train), part(small, split.valid), names, params, 0)
+    with pytest.raises(ValueError, match="calibration_data=forward"):
+        calibration_data(small, split, names, params, 0, booster, 60)
+
+
+def test_selection_folds_exclude_the_test_cutoff(snapshots: pd.DataFrame) -> None:
+    latest = labelled_cutoffs(snapshots)[-1]
+    splits = selection_splits(snapshots, 90, SplitParams(), folds=3)
+    assert splits
+    assert all(s.test < latest and s.valid < latest for s in splits)
+    assert all(latest not in s.train for s in splits)
