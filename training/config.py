@@ -56,9 +56,18 @@ class TrainParams(Frozen):
 
 
 class TuningParams(Frozen):
-    """Optuna search on the validation cutoff only (the test cutoff is never seen)."""
+    """Hyper-parameter choice without the test cutoff.
+
+    ``method: backtest_grid`` refits every ``grid`` entry (updates of ``train:``) on the
+    ``selection_folds`` rolling folds whose test cutoff is earlier than the run's test
+    cutoff and keeps the best mean ``metric``; ``method: optuna`` runs a seeded TPE
+    search scored on the validation cutoff only.
+    """
 
     enabled: bool = True
+    method: Literal["optuna", "backtest_grid"] = "optuna"
+    grid: tuple[dict[str, float | int], ...] = ()
+    selection_folds: int = Field(default=3, ge=1)
     n_trials: int = Field(default=25, ge=1)
     metric: Literal["average_precision", "roc_auc", "logloss"] = "average_precision"
     num_leaves: tuple[int, int] = (3, 15)

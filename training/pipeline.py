@@ -19,14 +19,16 @@ from scoring.rules import evaluate_rules
 from training.baselines import Baselines, fit_baselines
 from training.calibrate import choose_calibrator
 from training.calibration_data import calibration_data
-from training.config import TrainingConfig, TrainParams
+from training.config import SplitParams, TrainingConfig, TrainParams
 from training.metrics import bootstrap_auc_difference, flag_metrics, probability_metrics
 from training.model import fit_booster, tune
-from training.split import CutoffSplit, part
+from training.split import CutoffSplit, labelled_cutoffs, part, split_cutoffs
 
 logger = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("customer_id", "cutoff", "label")
+SELECTION_KEYS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece")
+_METRIC_KEY = {"average_precision": "pr_auc", "roc_auc": "roc_auc", "logloss": "log_loss"}
 
 
 def feature_columns(snapshots: pd.DataFrame) -> list[str]:
@@ -61,8 +63,9 @@ class FittedRun:
     model: ChurnModel
     baselines: Baselines
     params: TrainParams
-    valid_score: float | None  # best tuning score on validation; None without tuning
+    valid_score: float | None  # best tuning/selection score; None without tuning
     calibration_scores: dict[str, float]
+    selection: dict[str, Any] | None = None  # backtest_grid: every candidate's fold scores
 
 
 def reference_medians(frame: pd.DataFrame, names: list[str]) -> dict[str, float]:
@@ -86,9 +89,12 @@ def fit_all(
     names = feature_columns(snapshots)
     train, valid = part(snapshots, split.train), part(snapshots, split.valid)
     valid_score: float | None = None
+    selection: dict[str, Any] | None = None
     if params is None:
         params = cfg.train
-        if cfg.tuning.enabled:
+        if cfg.tuning.enabled and cfg.tuning.method == "backtest_grid":
+            params, valid_score, selection = select_grid(snapshots, split, cfg)
+        elif cfg.tuning.enabled:
             params, valid_score = tune(train, valid, names, cfg.train, cfg.tuning, cfg.seed)
     booster = fit_booster(train, valid, names, params, cfg.seed)
     cal = calibration_data(
@@ -106,7 +112,7 @@ def fit_all(
         metadata={"params": params.model_dump(), **split.describe(), **cal.describe()},
     )
     baselines = fit_baselines(train, cfg.baselines, cfg.rules, cfg.features.horizon_days)
-    return FittedRun(model, baselines, params, valid_score, cal_scores)
+    return FittedRun(model, baselines, params, valid_score, cal_scores, selection)
 
 
 def score_frame(frame: pd.DataFrame, model: ChurnModel, baselines: Baselines) -> dict[str, Any]:
@@ -149,3 +155,114 @@ def evaluate_frame(
         "vs_best_baseline": {"baseline": best, **ci},
         "bar": bar,
     }
+
+
+def selection_splits(
+    snapshots: pd.DataFrame, horizon_days: int, split: SplitParams, before: pd.Timestamp, folds: int
+) -> list[CutoffSplit]:
+    """Up to ``folds`` rolling-origin splits whose test cutoff is earlier than ``before``.
+
+    Oldest first. Used to choose settings without ever looking at the test cutoff
+    ``before`` (its rows are in none of these splits).
+    """
+    out: list[CutoffSplit] = []
+    for test in reversed([t for t in labelled_cutoffs(snapshots) if t < before]):
+        if len(out) >= folds:
+            break
+        try:
+            out.append(split_cutoffs(labelled_cutoffs(snapshots), horizon_days, split, test=test))
+        except ValueError:
+            break
+    return out[::-1]
+
+
+def score_candidate(
+    snapshots: pd.DataFrame, cfg: TrainingConfig, params: TrainParams, splits: list[CutoffSplit]
+) -> dict[str, Any]:
+    """Model and best-baseline metrics of one candidate on each selection fold + means.
+
+    A fold the candidate cannot be fitted on (e.g. ``forward`` calibration without an
+    earlier training cutoff) is recorded with its error and left out of the means.
+    """
+    folds: list[dict[str, Any]] = []
+    for split in splits:
+        try:
+            fitted = fit_all(snapshots, split, cfg, params=params)
+        except ValueError as exc:
+            folds.append({"test_cutoff": split.test.date().isoformat(), "error": str(exc)})
+            continue
+        report = evaluate_frame(part(snapshots, split.test), fitted.model, fitted.baselines, cfg)
+        base = report["baselines"]
+        folds.append(
+            {
+                "test_cutoff": split.test.date().isoformat(),
+                "model": {k: report["model"][k] for k in SELECTION_KEYS},
+                "best_baseline": {
+                    "roc_auc": max(m["roc_auc"] for m in base.values()),
+                    "pr_auc": max(m["pr_auc"] for m in base.values()),
+                    "brier": min(m["brier"] for m in base.values()),
+                },
+                "trees": int(fitted.model.booster.num_trees()),
+            }
+        )
+    ok = [f for f in folds if "model" in f]
+    means = {
+        k: float(np.mean([f["model"][k] for f in ok])) if ok else float("nan")
+        for k in SELECTION_KEYS
+    }
+    return {"folds": folds, "mean": means, "n_folds": len(ok)}
+
+
+def grid_candidates(
+    base: TrainParams, grid: tuple[dict[str, float | int], ...]
+) -> list[TrainParams]:
+    """``base`` updated by each grid entry, validated (a bad key or value names itself)."""
+    return [TrainParams.model_validate({**base.model_dump(), **entry}) for entry in grid]
+
+
+def select_grid(
+    snapshots: pd.DataFrame, split: CutoffSplit, cfg: TrainingConfig
+) -> tuple[TrainParams, float, dict[str, Any]]:
+    """The ``tuning.grid`` entry with the best mean ``tuning.metric`` on earlier folds.
+
+    Folds are the ``tuning.selection_folds`` rolling-origin splits whose test cutoff is
+    earlier than ``split.test``, so the test cutoff is never seen. Ties keep the first
+    entry. Returns the params, their mean score and every candidate's fold scores.
+
+    Raises
+    ------
+    ValueError
+        When the grid is empty or no earlier fold exists.
+    """
+    if not cfg.tuning.grid:
+        raise ValueError("tuning.method=backtest_grid needs a non-empty tuning.grid")
+    splits = selection_splits(
+        snapshots, cfg.features.horizon_days, cfg.split, split.test, cfg.tuning.selection_folds
+    )
+    if not splits:
+        raise ValueError(
+            f"tuning.method=backtest_grid: no rolling fold before the test cutoff "
+            f"{split.test.date()}; need more cutoffs or tuning.enabled=false"
+        )
+    key = _METRIC_KEY[cfg.tuning.metric]
+    sign = -1.0 if key == "log_loss" else 1.0
+    candidates = grid_candidates(cfg.train, cfg.tuning.grid)
+    results = [score_candidate(snapshots, cfg, p, splits) for p in candidates]
+    scores = [sign * r["mean"][key] for r in results]
+    best = int(np.argmax(scores))
+    logger.info(
+        "backtest grid on %s: mean %s %s -> entry %d",
+        [s.test.date().isoformat() for s in splits],
+        key,
+        [round(sign * v, 4) for v in scores],
+        best,
+    )
+    table = {
+        "metric": key,
+        "folds": [s.test.date().isoformat() for s in splits],
+        "candidates": [
+            {"update": dict(e), **r} for e, r in zip(cfg.tuning.grid, results, strict=True)
+        ],
+        "chosen": best,
+    }
+    return candidates[best], sign * scores[best], table

@@ -6,11 +6,13 @@ latest labelled cutoff, so the test cutoff that ``dvc metrics show`` reports is 
 seen by the choice. Run by hand, not by DVC:
 
     python -m training.select --params params.yaml \
-        --snapshots data/processed/snapshots.parquet --folds 4 --out /tmp/select.json
+        --snapshots data/processed/snapshots.parquet --folds 3 --out /tmp/select.json
 
 ``--grid calibration`` (default) compares ``train.calibration_data`` x
-``train.calibration``; ``--grid lgbm`` compares a small fixed set of LightGBM settings
-with the calibration from params. Both print a table of per-fold and mean metrics.
+``train.calibration``; ``--grid lgbm`` compares a fixed set of LightGBM settings with
+the calibration from params (``tuning.method: backtest_grid`` makes the ``train`` stage
+run the same comparison over ``tuning.grid`` on every run). Both print per-fold and
+mean metrics.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from training.config import SplitParams, TrainingConfig, TrainParams, load_config
-from training.pipeline import evaluate_frame, fit_all
-from training.split import CutoffSplit, backtest_splits, labelled_cutoffs, part
+from training.config import TrainingConfig, TrainParams, load_config
+from training.pipeline import score_candidate, selection_splits
+from training.split import labelled_cutoffs
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +64,6 @@ LGBM_GRID: dict[str, dict[str, Any]] = {
 }
 
 
-def selection_splits(
-    snapshots: pd.DataFrame, horizon_days: int, split: SplitParams, folds: int
-) -> list[CutoffSplit]:
-    """Rolling-origin splits whose test cutoff is earlier than the latest cutoff.
-
-    The latest labelled cutoff (the reported test cutoff) is never among them.
-    """
-    latest = labelled_cutoffs(snapshots)[-1]
-    every = backtest_splits(
-        snapshots, horizon_days, split.model_copy(update={"backtest_folds": folds})
-    )
-    return [s for s in every if s.test < latest]
-
-
 def candidates(cfg: TrainingConfig, grid: str) -> dict[str, TrainParams]:
     """Named TrainParams to compare for ``grid`` (``calibration`` or ``lgbm``)."""
     if grid == "calibration":
@@ -90,40 +77,6 @@ def candidates(cfg: TrainingConfig, grid: str) -> dict[str, TrainParams]:
     if grid == "lgbm":
         return {name: cfg.train.model_copy(update=upd) for name, upd in LGBM_GRID.items()}
     raise ValueError(f"unknown --grid {grid!r} (calibration | lgbm)")
-
-
-def score_candidate(
-    snapshots: pd.DataFrame, cfg: TrainingConfig, params: TrainParams, splits: list[CutoffSplit]
-) -> dict[str, Any]:
-    """Model and best-baseline metrics of one candidate on each selection fold + means.
-
-    A fold the candidate cannot be fitted on (e.g. ``forward`` without an earlier
-    training cutoff) is recorded with its error and left out of the means.
-    """
-    folds: list[dict[str, Any]] = []
-    for split in splits:
-        try:
-            fitted = fit_all(snapshots, split, cfg, params=params)
-        except ValueError as exc:
-            folds.append({"test_cutoff": split.test.date().isoformat(), "error": str(exc)})
-            continue
-        report = evaluate_frame(part(snapshots, split.test), fitted.model, fitted.baselines, cfg)
-        base = report["baselines"]
-        folds.append(
-            {
-                "test_cutoff": split.test.date().isoformat(),
-                "model": {k: report["model"][k] for k in _KEYS},
-                "best_baseline": {
-                    "roc_auc": max(m["roc_auc"] for m in base.values()),
-                    "pr_auc": max(m["pr_auc"] for m in base.values()),
-                    "brier": min(m["brier"] for m in base.values()),
-                },
-                "trees": int(fitted.model.booster.num_trees()),
-            }
-        )
-    ok = [f for f in folds if "model" in f]
-    means = {k: float(np.mean([f["model"][k] for f in ok])) if ok else float("nan") for k in _KEYS}
-    return {"folds": folds, "mean": means, "n_folds": len(ok)}
 
 
 def _table(results: dict[str, dict[str, Any]], title: str) -> Table:
@@ -151,14 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--snapshots", type=Path, required=True)
-    parser.add_argument("--folds", type=int, default=4, help="rolling folds incl. the test one")
+    parser.add_argument("--folds", type=int, default=3, help="folds before the test cutoff")
     parser.add_argument("--grid", choices=("calibration", "lgbm"), default="calibration")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cfg = load_config(args.params)
     snapshots = pd.read_parquet(args.snapshots)
-    splits = selection_splits(snapshots, cfg.features.horizon_days, cfg.split, args.folds)
+    latest = labelled_cutoffs(snapshots)[-1]
+    splits = selection_splits(snapshots, cfg.features.horizon_days, cfg.split, latest, args.folds)
     results = {
         name: score_candidate(snapshots, cfg, params, splits)
         for name, params in candidates(cfg, args.grid).items()

@@ -165,6 +165,7 @@ def run(
         "split": split.describe(),
         "params": fitted.params.model_dump(),
         "valid_score": fitted.valid_score,
+        "selection": fitted.selection,
         "calibration": model.calibrator.kind,
         "test": report,
         "registry": registry,

@@ -7,13 +7,19 @@ import pandas as pd
 import pytest
 
 from training.calibration_data import calibration_data, customer_folds, forward_cutoffs
-from training.config import SplitParams, TrainParams
+from training.config import (
+    EvaluateParams,
+    RegistryParams,
+    SplitParams,
+    TrainParams,
+    TuningParams,
+    load_config,
+)
 from training.model import fit_booster
-from training.pipeline import feature_columns
-from training.select import selection_splits
+from training.pipeline import feature_columns, fit_all, select_grid, selection_splits
 from training.split import labelled_cutoffs, make_split, part
 
-from .conftest import make_snapshots
+from .conftest import ROOT, make_snapshots
 
 _PARAMS = TrainParams(num_boost_round=40, early_stopping_rounds=10, num_threads=1)
 
@@ -89,7 +95,37 @@ def test_forward_without_an_earlier_training_cutoff_is_a_clear_error(
 
 def test_selection_folds_exclude_the_test_cutoff(snapshots: pd.DataFrame) -> None:
     latest = labelled_cutoffs(snapshots)[-1]
-    splits = selection_splits(snapshots, 90, SplitParams(), folds=3)
+    splits = selection_splits(snapshots, 90, SplitParams(), latest, folds=3)
     assert splits
     assert all(s.test < latest and s.valid < latest for s in splits)
     assert all(latest not in s.train for s in splits)
+
+
+def test_backtest_grid_selects_on_earlier_folds_only(long_snapshots: pd.DataFrame) -> None:
+    cfg = load_config(ROOT / "params.yaml").model_copy(
+        update={
+            "seed": 0,
+            "split": SplitParams(),
+            "train": _PARAMS,
+            "tuning": TuningParams(
+                method="backtest_grid",
+                selection_folds=2,
+                grid=({"num_leaves": 2, "max_depth": 1}, {"num_leaves": 4, "max_depth": 2}),
+            ),
+            "evaluate": EvaluateParams(bootstrap=10),
+            "registry": RegistryParams(enabled=False),
+        }
+    )
+    split = make_split(long_snapshots, 90, cfg.split)
+    params, score, table = select_grid(long_snapshots, split, cfg)
+    assert table["folds"] and all(c < split.test.date().isoformat() for c in table["folds"])
+    means = [c["mean"]["pr_auc"] for c in table["candidates"]]
+    assert score == max(means) and params.num_leaves in (2, 4)
+    assert params.max_depth == cfg.tuning.grid[table["chosen"]]["max_depth"]
+    fitted = fit_all(long_snapshots, split, cfg)
+    assert fitted.params == params and fitted.selection == table
+    bad = cfg.model_copy(
+        update={"tuning": cfg.tuning.model_copy(update={"grid": ({"num_leafs": 3},)})}
+    )
+    with pytest.raises(ValueError, match="num_leafs"):
+        select_grid(long_snapshots, split, bad)
