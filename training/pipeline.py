@@ -249,7 +249,9 @@ def select_grid(
     candidates = grid_candidates(cfg.train, cfg.tuning.grid)
     results = [score_candidate(snapshots, cfg, p, splits) for p in candidates]
     scores = [sign * r["mean"][key] for r in results]
-    best = int(np.argmax(scores))
+    if all(np.isnan(v) for v in scores):
+        raise ValueError(f"tuning.grid: no entry could be fitted on the folds {results}")
+    best = int(np.nanargmax(scores))
     logger.info(
         "backtest grid on %s: mean %s %s -> entry %d",
         [s.test.date().isoformat() for s in splits],
