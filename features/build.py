@@ -9,7 +9,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.logging import RichHandler
 
 from features.catalog import CATALOG, CATALOG_VERSION, feature_names
 from features.config import FeatureParams
@@ -25,6 +23,7 @@ from features.engines import Engine, open_engine
 from features.labels import label_summary
 from features.params import load_section, read_params
 from features.schedule import Schedule, build_schedule
+from features.stage import setup_logging, stage_args
 
 logger = logging.getLogger(__name__)
 
@@ -84,21 +83,10 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line arguments: params file and every path read or written."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, required=True)
-    parser.add_argument("--orders", type=Path, required=True)
-    parser.add_argument("--snapshots", type=Path, required=True)
-    parser.add_argument("--latest", type=Path, required=True)
-    parser.add_argument("--report", type=Path, required=True)
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Stage entry point: wiring only."""
-    logging.basicConfig(level=logging.INFO, handlers=[RichHandler()], format="%(message)s")
-    args = parse_args(argv)
+    setup_logging()
+    args = stage_args(argv, __doc__, "orders", "snapshots", "latest", "report")
     params = load_section(read_params(args.params), "features", FeatureParams)
     started = time.perf_counter()
     engine = open_engine(args.orders, params)

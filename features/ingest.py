@@ -12,7 +12,6 @@ API records through :func:`validate_records`. See ``docs/ingest.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import tempfile
@@ -23,7 +22,6 @@ from typing import Any
 
 import duckdb
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.text import Text
 
 from features.config import DataParams
@@ -47,6 +45,7 @@ from features.ingest_source import (
 )
 from features.ingest_sql import REASONS, STATUSES
 from features.params import ParamsError, load_section, read_params
+from features.stage import setup_logging, stage_args
 
 __all__ = ["IngestError", "RecordError", "ValidatedRecords", "run_ingest", "validate_records"]
 
@@ -205,19 +204,10 @@ def run_ingest(params: DataParams, orders: Path, quarantine: Path, report_path: 
     return report
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m features.ingest", description=__doc__)
-    parser.add_argument("--params", type=Path, required=True)
-    parser.add_argument("--orders", type=Path, required=True)
-    parser.add_argument("--quarantine", type=Path, required=True)
-    parser.add_argument("--report", type=Path, required=True)
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Stage entry point: wiring only; a known failure exits 1 with one clear line."""
-    args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler()])
+    args = stage_args(argv, __doc__, "orders", "quarantine", "report")
+    setup_logging()
     console = Console(stderr=True)
     try:
         params = load_section(read_params(args.params), "data", DataParams)

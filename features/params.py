@@ -44,7 +44,6 @@ def load_section(raw: dict[str, Any], name: str, model: type[M]) -> M:
         return model.model_validate(raw[name])
     except ValidationError as exc:
         problems = "; ".join(
-            f"{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
+            f"{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ParamsError(f"invalid params: {problems}") from exc

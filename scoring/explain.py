@@ -28,6 +28,7 @@ from rich.console import Console
 
 from features.catalog import BY_NAME
 from features.params import load_section, read_params
+from features.stage import setup_logging, stage_args
 from scoring.config import ExplainParams, RegistryView
 from scoring.model import ChurnModel
 from scoring.report import ReportInputs, build_report
@@ -125,12 +126,10 @@ def load_inputs(args: argparse.Namespace, params: ExplainParams, seed: int) -> R
 
 def main(argv: list[str] | None = None) -> None:
     """Parse args, build the report, write it, log it to MLflow."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for flag in ("--params", "--model-dir", "--snapshots", "--latest", "--scores", "--metrics",
-                 "--report"):  # fmt: skip
-        parser.add_argument(flag, required=True, type=Path)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = stage_args(
+        argv, __doc__, "model-dir", "snapshots", "latest", "scores", "metrics", "report"
+    )
+    setup_logging()
     raw = read_params(args.params)
     params = load_section(raw, "explain", ExplainParams)
     registry = RegistryView.model_validate(raw.get("registry") or {})

@@ -14,7 +14,6 @@ the triggered rules into ``rule_codes`` (``;``-separated) and ``rules_en``/``rul
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from numpy.typing import NDArray
 from rich.console import Console
 
 from features.params import load_section, read_params
+from features.stage import setup_logging, stage_args
 from scoring.config import ScoreConfig, load_score_config
 from scoring.model import ChurnModel
 from scoring.reasons import resolve_reference
@@ -117,14 +117,8 @@ def write_outputs(batches: list[pd.DataFrame], scores: Path, csv: Path, top_k: i
 
 def main(argv: list[str] | None = None) -> None:
     """Parse args, load params/model/snapshot, score, write Parquet + CSV."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True, type=Path)
-    parser.add_argument("--model-dir", required=True, type=Path)
-    parser.add_argument("--latest", required=True, type=Path)
-    parser.add_argument("--scores", required=True, type=Path)
-    parser.add_argument("--csv", required=True, type=Path)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = stage_args(argv, __doc__, "model-dir", "latest", "scores", "csv")
+    setup_logging()
     raw = read_params(args.params)
     config = load_score_config(raw)
     rules = load_section(raw, "rules", RulesParams)

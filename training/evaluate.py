@@ -10,10 +10,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +19,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from features.stage import setup_logging, stage_args
 from scoring.model import ChurnModel
 from training.baselines import Baselines
 from training.config import TrainingConfig, TrainParams, load_config
@@ -74,16 +73,10 @@ def _table(report: dict[str, Any]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--snapshots", type=Path, required=True)
-    parser.add_argument("--model-dir", type=Path, required=True)
-    parser.add_argument("--baselines", type=Path, required=True)
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--plots", type=Path, required=True)
-    parser.add_argument("--backtest", type=Path, required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = stage_args(
+        argv, __doc__, "snapshots", "model-dir", "baselines", "metrics", "plots", "backtest"
+    )
+    setup_logging()
     cfg = load_config(args.params)
     snapshots = pd.read_parquet(args.snapshots)
     model = ChurnModel.load(args.model_dir)

@@ -9,7 +9,6 @@ baselines on the test cutoff, log to MLflow, register and run the promotion gate
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from mlflow import MlflowClient
 from rich.console import Console
 
 from features.catalog import CATALOG_VERSION
+from features.stage import setup_logging, stage_args
 from scoring.mlflow_model import load_registered_bundle
 from scoring.model import ChurnModel
 from training.baselines import Baselines
@@ -174,14 +174,8 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--snapshots", type=Path, required=True)
-    parser.add_argument("--model-dir", type=Path, required=True)
-    parser.add_argument("--baselines", type=Path, required=True)
-    parser.add_argument("--report", type=Path, required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = stage_args(argv, __doc__, "snapshots", "model-dir", "baselines", "report")
+    setup_logging()
     cfg = load_config(args.params)
     root = args.params.resolve().parent
     uri = (
