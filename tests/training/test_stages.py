@@ -20,7 +20,8 @@ from training.train import main as train_main
 
 from .conftest import ROOT, write_params
 
-SHARED = Path("/work/shared/data")
+# ../shared/data beside the checkout (CI clones the repo next to it)
+SHARED = ROOT.parent / "shared" / "data"
 
 
 @pytest.mark.slow
@@ -91,7 +92,7 @@ def test_completejourney_params_parse_and_name_real_columns() -> None:
     assert cfg.features.horizon_days == 90
     assert cfg.registry.model_name != load_config(ROOT / "params.yaml").registry.model_name
     if not SHARED.is_dir():
-        pytest.skip("Complete Journey data not present in /work/shared/data")
+        pytest.skip(f"Complete Journey data not present in {SHARED}")
     tx = set(pq.read_schema(SHARED / Path(data.source).name).names)
     mapped = {v for v in data.columns.model_dump().values() if v is not None}
     lookup_added = {c for lk in data.lookups for c in lk.columns}
