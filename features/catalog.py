@@ -7,8 +7,9 @@ column (``category``, ``product_id``, ``quantity``) is omitted when the source l
 
 Sentence templates are ``str.format`` strings with these fields:
 ``value`` (the feature value), ``reference`` (a reference value: the customer's own
-history or the median of active customers), ``ratio`` (value / reference) and
-``pct`` (``abs(value) * 100`` for relative changes). Numbers are pre-formatted by the
+history or the median of active customers), ``ratio`` (value / reference),
+``pct`` (``abs(value) * 100`` for relative changes) and ``change`` (the direction of a
+change: "fell"/"rose" in English, "下降"/"上升" in Chinese). Numbers are pre-formatted by the
 renderer, so templates never hold format specs.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-CATALOG_VERSION = "1.0.0"
+CATALOG_VERSION = "1.1.0"
 
 
 class Family(StrEnum):
@@ -122,8 +123,8 @@ CATALOG: tuple[Feature, ...] = (
         "Relative change in completed orders: last 90 days vs the 90 days before "
         "(orders_90d / orders in [T-180d, T-90d) - 1); missing when the earlier "
         "window has no order.",
-        "Orders in the last 90 days changed {pct}% vs the 90 days before",
-        "近 90 天下单次数较前 90 天变化 {pct}%",
+        "Orders in the last 90 days {change} {pct}% vs the 90 days before",
+        "近 90 天下单次数较前 90 天{change} {pct}%",
         reference="own",
     ),
     # --- SPEND_DECLINE -------------------------------------------------------------
@@ -180,8 +181,8 @@ CATALOG: tuple[Feature, ...] = (
         "Relative change in spend: last 90 days vs the 90 days before "
         "(spend_90d / spend in [T-180d, T-90d) - 1); missing when the earlier "
         "window has no spend.",
-        "Spend in the last 90 days changed {pct}% vs the 90 days before",
-        "近 90 天消费额较前 90 天变化 {pct}%",
+        "Spend in the last 90 days {change} {pct}% vs the 90 days before",
+        "近 90 天消费额较前 90 天{change} {pct}%",
         reference="own",
     ),
     Feature(
@@ -200,8 +201,8 @@ CATALOG: tuple[Feature, ...] = (
         "ratio",
         "Relative change in average order value: last 90 days vs the 90 days before; "
         "missing when either window has no order.",
-        "Average order value in the last 90 days changed {pct}% vs the 90 days before",
-        "近 90 天平均客单价较前 90 天变化 {pct}%",
+        "Average order value in the last 90 days {change} {pct}% vs the 90 days before",
+        "近 90 天平均客单价较前 90 天{change} {pct}%",
         reference="own",
     ),
     # --- ORDER_CYCLE ---------------------------------------------------------------
@@ -312,8 +313,9 @@ CATALOG: tuple[Feature, ...] = (
         "share",
         "Returned + cancelled value (absolute) / completed spend in the 365 days before "
         "the cutoff; missing when there is no completed spend.",
-        "Returned {pct}% of spend in the last 365 days (active customers: {reference})",
-        "近 365 天退货金额占消费的 {pct}%（活跃客户中位数：{reference}）",
+        "Returned or cancelled {pct}% of spend in the last 365 days "
+        "(active customers: {reference})",
+        "近 365 天退货及取消金额占消费的 {pct}%（活跃客户中位数：{reference}）",
     ),
     Feature(
         "cancel_rate_365d",
@@ -332,8 +334,8 @@ CATALOG: tuple[Feature, ...] = (
         "Return rate (returned + cancelled value / completed spend) in the last 90 days "
         "minus the same rate in the 90 days before; missing when either window has no "
         "completed spend.",
-        "Returns and cancellations rose {pct} points vs the 90 days before",
-        "近 90 天退货与取消比例较前 90 天上升 {pct} 个百分点",
+        "Returns and cancellations {change} {pct} points vs the 90 days before",
+        "近 90 天退货与取消比例较前 90 天{change} {pct} 个百分点",
         reference="own",
     ),
     # --- TENURE --------------------------------------------------------------------

@@ -10,9 +10,9 @@ numbers formatted by the feature's unit:
 - ``share``: a percentage with one decimal, ``3.2%``;
 - ``tier``: the tier name (``low``/``medium``/``high``, ``低``/``中``/``高``).
 
-``{pct}`` is ``value * 100`` with its sign kept: the catalog docstring says
-``abs(value) * 100``, but a template such as "Spend ... changed {pct}%" would then read
-the same for a fall and a rise, so a decline renders as ``-62``. A missing reference renders
+``{pct}`` is ``abs(value) * 100`` and ``{change}`` carries the direction ("fell"/"rose",
+"下降"/"上升"), so a decline reads "Spend in the last 90 days fell 62%" /
+"近 90 天消费额较前 90 天下降 62%". A missing reference renders
 as ``n/a`` / ``不详``; a missing *value* gets a sentence saying why it is missing
 (:data:`MISSING_SENTENCES`), because missingness can itself drive risk.
 """
@@ -28,6 +28,8 @@ LANGS: tuple[str, ...] = ("en", "zh-CN")
 _MISSING = {"en": "n/a", "zh-CN": "不详"}
 _TIER_ZH = {"low": "低", "medium": "中", "high": "高"}
 _COUNT_UNITS = {"orders", "products", "categories"}
+# The direction word of {change}: (fell, rose, no change).
+_CHANGE = {"en": ("fell", "rose", "changed"), "zh-CN": ("下降", "上升", "变化")}
 
 # What an "own" reference of a feature is measured in (the value's unit otherwise).
 OWN_REFERENCE_UNIT: dict[str, str] = {
@@ -103,10 +105,10 @@ def format_number(value: float, unit: str, lang: str = "en") -> str:
 
 
 def format_pct(value: float, lang: str = "en") -> str:
-    """``value * 100`` with sign, one decimal below 10 and none from 10 up."""
+    """``abs(value) * 100``, one decimal below 10 and none from 10 up."""
     if value is None or math.isnan(value):
         return _MISSING[lang]
-    pct = float(value) * 100.0
+    pct = abs(float(value)) * 100.0
     return f"{pct:.0f}" if abs(pct) >= 10 else f"{pct:.1f}"
 
 
@@ -118,7 +120,7 @@ def reference_unit(feature: Feature) -> str:
 
 
 def template_fields(feature: Feature, value: float, reference: float, lang: str) -> dict[str, str]:
-    """The four template fields (``value``, ``reference``, ``ratio``, ``pct``), formatted."""
+    """The template fields (``value``, ``reference``, ``ratio``, ``pct``, ``change``)."""
     ratio = math.nan
     if not (math.isnan(value) or math.isnan(reference)) and reference != 0:
         ratio = value / reference
@@ -127,7 +129,16 @@ def template_fields(feature: Feature, value: float, reference: float, lang: str)
         "reference": format_number(reference, reference_unit(feature), lang),
         "ratio": format_number(ratio, "ratio", lang),
         "pct": format_pct(value, lang),
+        "change": change_word(value, lang),
     }
+
+
+def change_word(value: float, lang: str = "en") -> str:
+    """Direction of a relative change for ``{change}``: fell, rose or changed (zero)."""
+    fell, rose, flat = _CHANGE[lang]
+    if math.isnan(value) or value == 0:
+        return flat
+    return fell if value < 0 else rose
 
 
 def render_sentence(feature_name: str, value: float, reference: float, lang: str = "en") -> str:

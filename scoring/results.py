@@ -230,7 +230,10 @@ def score_customers(
             "risk_level": levels,
             "value_tier": tiers,
             "revenue_at_risk": revenue_at_risk(
-                probability, snapshot["spend_365d"].to_numpy(float), params.horizon_days
+                probability,
+                snapshot["spend_365d"].to_numpy(float),
+                snapshot["return_rate_365d"].to_numpy(float),
+                params.horizon_days,
             ),
             "as_of": pd.to_datetime(snapshot["cutoff"]).to_numpy(),
             "model_version": str(model.metadata.get("model_version") or "unregistered"),

@@ -5,10 +5,13 @@
   ``risk.thresholds``; ``risk.by_tier.<tier>`` overrides them for one value tier (a
   high-value customer is worth a call at a lower probability).
 - **Revenue at risk** = churn probability x expected spend over the label horizon
-  ``H`` (``features.horizon_days``). Expected spend is the trailing run rate
-  ``spend_365d * H / 365``: what the customer spent per day over the last year,
-  carried over the horizon the probability refers to. It is a first definition: it
-  ignores growth and seasonality, and a Gamma-Gamma/BG-NBD estimate would be better.
+  ``H`` (``features.horizon_days``). Expected spend is the trailing *net* run rate
+  ``spend_365d * (1 - return_rate_365d) * H / 365``: what the customer kept paying per
+  day over the last year (returned and cancelled value taken off, floored at 0), carried
+  over the horizon the probability refers to. Net, because an order cancelled minutes
+  later (Online Retail has 80,995-unit ones) is no revenue to lose. It is a first
+  definition: it ignores growth and seasonality; a Gamma-Gamma/BG-NBD estimate would be
+  better.
 """
 
 from __future__ import annotations
@@ -49,11 +52,18 @@ def risk_levels(
     return np.asarray(RISK_LEVELS, dtype=object)[level]
 
 
-def expected_spend(spend_365d: Array, horizon_days: int) -> Array:
-    """Expected spend over the horizon: the trailing 365-day run rate (negatives -> 0)."""
-    return np.clip(np.nan_to_num(spend_365d, nan=0.0), 0.0, None) * horizon_days / 365.0
+def expected_spend(spend_365d: Array, return_rate_365d: Array, horizon_days: int) -> Array:
+    """Expected spend over the horizon: the trailing 365-day net run rate (floored at 0).
+
+    A missing return rate (no completed spend) counts as no returns.
+    """
+    spend = np.nan_to_num(spend_365d, nan=0.0)
+    kept = 1.0 - np.nan_to_num(return_rate_365d, nan=0.0)
+    return np.clip(spend * kept, 0.0, None) * horizon_days / 365.0
 
 
-def revenue_at_risk(probability: Array, spend_365d: Array, horizon_days: int) -> Array:
-    """Churn probability x expected spend over the horizon."""
-    return probability * expected_spend(spend_365d, horizon_days)
+def revenue_at_risk(
+    probability: Array, spend_365d: Array, return_rate_365d: Array, horizon_days: int
+) -> Array:
+    """Churn probability x expected (net) spend over the horizon."""
+    return probability * expected_spend(spend_365d, return_rate_365d, horizon_days)

@@ -31,13 +31,22 @@ def test_overdue_ratio_cites_the_usual_gap_in_days():
     )
 
 
-def test_trend_keeps_the_sign_of_a_decline():
+def test_trend_says_whether_it_fell_or_rose():
     assert (
         render_sentence("spend_trend_90d", -0.62, 800.0, "en")
-        == "Spend in the last 90 days changed -62% vs the 90 days before"
+        == "Spend in the last 90 days fell 62% vs the 90 days before"
     )
     assert render_sentence("spend_trend_90d", -0.62, 800.0, "zh-CN") == (
-        "近 90 天消费额较前 90 天变化 -62%"
+        "近 90 天消费额较前 90 天下降 62%"
+    )
+    assert render_sentence("orders_trend_90d", 1.5, 2.0, "en") == (
+        "Orders in the last 90 days rose 150% vs the 90 days before"
+    )
+    assert render_sentence("return_rate_trend_90d", 0.05, 0.0, "zh-CN") == (
+        "近 90 天退货与取消比例较前 90 天上升 5.0 个百分点"
+    )
+    assert render_sentence("aov_trend_90d", 0.0, 50.0, "en") == (
+        "Average order value in the last 90 days changed 0.0% vs the 90 days before"
     )
 
 
@@ -54,7 +63,7 @@ def test_currency_share_tier_and_missing_formats():
     assert format_pct(0.034) == "3.4"
     assert (
         render_sentence("return_rate_365d", 0.12, 0.01, "en")
-        == "Returned 12% of spend in the last 365 days (active customers: 1.0%)"
+        == "Returned or cancelled 12% of spend in the last 365 days (active customers: 1.0%)"
     )
 
 

@@ -28,10 +28,12 @@ def test_tier_names_and_bad_tier_error():
         tier_names(pd.Series([0, 7]))
 
 
-def test_revenue_at_risk_is_probability_times_run_rate():
-    spend = np.array([3650.0, np.nan, -20.0])
-    np.testing.assert_allclose(expected_spend(spend, 90), [900.0, 0.0, 0.0])
-    np.testing.assert_allclose(revenue_at_risk(np.array([0.5, 0.9, 0.9]), spend, 90), [450, 0, 0])
+def test_revenue_at_risk_is_probability_times_net_run_rate():
+    spend = np.array([3650.0, np.nan, -20.0, 3650.0, 3650.0, 3650.0])
+    returned = np.array([0.0, np.nan, 0.0, 0.25, 1.0, 1.5])  # share of spend returned
+    np.testing.assert_allclose(expected_spend(spend, returned, 90), [900, 0, 0, 675, 0, 0])
+    p = np.array([0.5, 0.9, 0.9, 0.5, 0.9, 0.9])
+    np.testing.assert_allclose(revenue_at_risk(p, spend, returned, 90), [450, 0, 0, 337.5, 0, 0])
 
 
 def test_params_reject_unknown_tier_and_unordered_thresholds():

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from features.catalog import CATALOG_VERSION
 from scoring.model import ChurnModel
 from serving.app import create_app
 from serving.routes.deps import get_service
@@ -187,7 +188,7 @@ def test_metrics_per_route_model_and_predictions(client: TestClient) -> None:
     assert f'churn_http_requests_total{{method="GET",{route},status="200"}} 1.0' in text
     assert f'churn_http_requests_total{{method="GET",{route},status="404"}} 1.0' in text
     assert f'churn_http_request_duration_seconds_count{{method="GET",{route}}} 2.0' in text
-    assert 'churn_model_info{alias="champion",catalog_version="1.0.0"' in text
+    assert f'churn_model_info{{alias="champion",catalog_version="{CATALOG_VERSION}"' in text
     assert "churn_prediction_probability_count 1.0" in text
     assert "churn_model_loaded 1.0" in text
 
