@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,25 +23,10 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+from benchmarks.repo_copy import copy_repo, pipeline_env
+
 ROOT = Path(__file__).resolve().parents[1]
 RAW = "data/raw/online_retail.parquet"
-
-
-def _copy_repo(dst: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    for rel in files:
-        if (ROOT / rel).is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dst / rel)
-    for meta in (".dvc", ".git"):
-        if (ROOT / meta).is_dir() and not (dst / meta).exists():
-            shutil.copytree(ROOT / meta, dst / meta, ignore=shutil.ignore_patterns("cache", "tmp"))
 
 
 def _sample(repo: Path, customers: int, seed: int) -> None:
@@ -53,11 +36,7 @@ def _sample(repo: Path, customers: int, seed: int) -> None:
 
 
 def _repro(repo: Path) -> float:
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    env = pipeline_env(repo)
     start = time.perf_counter()
     done = subprocess.run(
         [str(Path(sys.executable).parent / "dvc"), "repro", "--force", "evaluate"],
@@ -83,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp)
-        _copy_repo(repo)
+        copy_repo(repo)
         if args.customers:
             _sample(repo, args.customers, args.seed)
         results = []

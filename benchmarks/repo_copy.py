@@ -1,0 +1,50 @@
+"""A throw-away copy of this repository for running the real pipeline in isolation.
+
+Used by the test session fixture (``tests/conftest.py``) and the pipeline benchmark, so
+neither touches the working tree, its DVC outputs or its MLflow registry.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _repo_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line for line in out.splitlines() if line and (ROOT / line).is_file()]
+
+
+def copy_repo(dst: Path) -> Path:
+    """Copy tracked and untracked-but-not-ignored files into ``dst``, as a fresh git repo."""
+    for rel in _repo_files():
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    ident = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
+    env = {**os.environ, **ident, "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
+        subprocess.run(cmd, cwd=dst, check=True, env=env, capture_output=True)
+    return dst
+
+
+def pipeline_env(repo: Path) -> dict[str, str]:
+    """Environment for stages in ``repo``: this venv first on PATH, a private MLflow store."""
+    bindir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
+        "DVC_NO_ANALYTICS": "1",
+    }
