@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/dvc repro
 
-PY_SOURCES := features training scoring serving tests benchmarks
+PY_SOURCES := config ingest features bundle training scoring report serving cli tests benchmarks
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_SOURCES)
@@ -44,7 +44,7 @@ mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port 5000
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.run_all $(BENCH_ARGS)
 
 # Refresh constraints.txt from the current environment (after changing pyproject.toml).
 lock: $(STAMP)

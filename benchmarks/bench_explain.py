@@ -7,7 +7,7 @@ Uses the trained bundle in ``--model-dir`` when it exists (its real trees), else
 with ``--anchor`` — a LightGBM of ``--trees/--leaves/--depth`` trained on synthetic rows
 (default 200 trees x 31 leaves: the issue's anchor, ``pred_contrib`` 1,850 rows/s on
 2 cores). Customers come
-from :func:`scoring.synthetic.synthetic_features`. The whole of
+from :func:`benchmarks.synthetic_features.synthetic_features`. The whole of
 :func:`scoring.results.score_customers` runs (exact TreeSHAP by per-tree decision-
 pattern deduplication, Shapley family impacts, top-k reasons rendered in en + zh-CN,
 vendor rules), and its phases are timed. Exactness is checked on ``--check-rows`` rows
@@ -28,14 +28,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.synthetic_features import feature_params, synthetic_features
+from bundle.calibration import fit_sigmoid
+from bundle.model import ChurnModel
+from config.scoring import ReasonsParams, RiskParams, RulesParams, ScoreParams
 from features.catalog import FEATURE_NAMES
-from scoring.calibration import fit_sigmoid
-from scoring.config import ReasonsParams, RiskParams, ScoreConfig, ScoreParams
+from scoring.config import ScoreConfig
 from scoring.contributions import dedup_contributions
-from scoring.model import ChurnModel
 from scoring.results import score_customers
-from scoring.rules import RulesParams
-from scoring.synthetic import synthetic_features
 
 ANCHOR_TREES, ANCHOR_LEAVES = 200, 31
 
@@ -64,8 +64,13 @@ def synthetic_model(seed: int, trees: int, leaves: int, depth: int) -> ChurnMode
     booster = lgb.train(params, lgb.Dataset(x[:30_000], y[:30_000]), trees)
     calibrator = fit_sigmoid(np.asarray(booster.predict(x[30_000:], raw_score=True)), y[30_000:])
     reference = {n: float(np.nanmedian(frame[n])) for n in names}
-    return ChurnModel(
-        booster, calibrator, names, "1.0.0", reference, metadata={"model_version": "anchor"}
+    return ChurnModel.new(
+        booster,
+        calibrator,
+        names,
+        feature_params(),
+        reference,
+        metadata={"model_version": "anchor"},
     )
 
 

@@ -38,9 +38,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features.config import FeatureParams
+from config.base import load_section, read_params
+from config.features import FeatureParams
 from features.engines import DuckDBEngine, connect_duckdb
-from features.params import load_section, read_params
 from features.schedule import build_schedule
 
 console = Console()

@@ -27,9 +27,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.synthetic import ExportShape, write_export
-from features.config import DataParams
-from features.ingest import run_ingest
-from features.params import load_section, read_params
+from config.base import load_section, read_params
+from config.data import DataParams
+from ingest.ingest import run_ingest
 
 TARGET_ROWS_PER_S = {"parquet": 2_000_000, "csv": 500_000}
 TARGET_RSS_MB = 2048

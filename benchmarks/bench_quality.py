@@ -30,10 +30,10 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES: list[tuple[str, list[str]]] = [
-    ("features.ingest", ["--orders", "data/interim/orders.parquet",
+    ("ingest.ingest", ["--orders", "data/interim/orders.parquet",
                          "--quarantine", "data/interim/quarantine.parquet",
                          "--report", "reports/ingest.json"]),
-    ("features.build", ["--orders", "data/interim/orders.parquet",
+    ("features.features", ["--orders", "data/interim/orders.parquet",
                         "--snapshots", "data/processed/snapshots.parquet",
                         "--latest", "data/processed/latest.parquet",
                         "--report", "reports/features.json"]),

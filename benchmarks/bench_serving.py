@@ -4,7 +4,8 @@
 [--connections 32] [--workers 2] [--rounds 2]``
 
 Builds, in a temporary directory, a snapshot of ``--customers`` synthetic customers
-(:func:`scoring.synthetic.synthetic_features`) and two model bundles (seeds differ), then
+(:func:`benchmarks.synthetic_features.synthetic_features`) and two model bundles (seeds
+differ), then
 on free loopback ports with uvicorn and ``--workers`` workers:
 
 1. ``wrk`` on ``benchmarks.hello_app`` ``GET /hello`` (the ceiling) and on the real
@@ -43,10 +44,10 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features.catalog import CATALOG_VERSION, feature_names
-from scoring.calibration import fit_sigmoid
-from scoring.model import ChurnModel
-from scoring.synthetic import synthetic_features
+from benchmarks.synthetic_features import feature_params, synthetic_features
+from bundle.calibration import fit_sigmoid
+from bundle.model import ChurnModel
+from features.catalog import feature_names
 
 KEY, ADMIN = "bench-client-key", "bench-admin-key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,8 +81,8 @@ def train_bundle(seed: int, directory: Path) -> ChurnModel:
     booster = lgb.train(params, lgb.Dataset(x[:20_000], y[:20_000]), 150)
     calibrator = fit_sigmoid(np.asarray(booster.predict(x[20_000:], raw_score=True)), y[20_000:])
     reference = {n: float(np.nanmedian(frame[n])) for n in names}
-    model = ChurnModel(booster, calibrator, names, CATALOG_VERSION, reference,
-                       metadata={"model_version": f"bench-{seed}"})  # fmt: skip
+    model = ChurnModel.new(booster, calibrator, names, feature_params(), reference,
+                           metadata={"model_version": f"bench-{seed}"})  # fmt: skip
     model.save(directory)
     return model
 

@@ -363,7 +363,6 @@ CATALOG: tuple[Feature, ...] = (
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOG)
 BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOG}
-TIER_NAMES: tuple[str, ...] = ("low", "medium", "high")
 
 
 def active_features(available_columns: set[str] | frozenset[str]) -> list[Feature]:

@@ -49,7 +49,7 @@ Generated from `features/catalog.py` (catalog version {version}) by
 
 ## Running
 
-- `dvc repro features` runs `python -m features.build` and writes
+- `dvc repro features` runs `python -m features.features` and writes
   `data/processed/snapshots.parquet` (`customer_id`, `cutoff`, active features in catalog
   order, `label` int8), `data/processed/latest.parquet` (same without `label`) and
   `reports/features.json` (active/omitted features, rows and label rate per cutoff).

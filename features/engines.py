@@ -21,16 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from config.features import FeatureParams
 from features.catalog import feature_names
-from features.config import FeatureParams
-from features.expressions import (
-    CUTOFFS_TABLE,
-    OPTIONAL_COLUMNS,
-    ORDERS_TABLE,
-    REQUIRED_COLUMNS,
-    feature_table,
-    unbound_tables,
-)
+from features.expressions import CUTOFFS_TABLE, ORDERS_TABLE, feature_table, unbound_tables
+from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +33,7 @@ _COUNT_PREFIXES = ("orders_", "products_", "categories_", "regular_categories_")
 
 
 class Engine(Protocol):
-    """What :mod:`features.build` needs from a backend."""
+    """What :mod:`features.features` needs from a backend."""
 
     columns: frozenset[str]
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from config.features import FeatureParams
 from features.catalog import feature_names
-from features.config import FeatureParams
 from features.labels import (
     KEYS,
     SECONDS_PER_DAY,
@@ -29,22 +29,11 @@ from features.labels import (
     in_population,
     label_column,
 )
+from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 MICROS = 1_000_000
 SHARE_UNITS = 1e12
 
-REQUIRED_COLUMNS: dict[str, str] = {
-    "customer_id": "string",
-    "order_id": "string",
-    "order_ts": "timestamp",
-    "amount": "float64",
-    "status": "string",
-}
-OPTIONAL_COLUMNS: dict[str, str] = {
-    "quantity": "float64",
-    "product_id": "string",
-    "category": "string",
-}
 # ``cutoff_s`` = whole epoch seconds of ``cutoff``, precomputed so no row pays for it.
 CUTOFF_SCHEMA = ibis.schema({"cutoff": "timestamp", "cutoff_s": "int64"})
 ORDERS_TABLE = "orders"

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from features.config import FeatureParams
+from config.features import FeatureParams
 
 SECONDS_PER_DAY = 86400.0
 SECONDS_PER_DAY_INT = 86400

@@ -11,16 +11,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from features.config import FeatureParams, Status
+from config.features import FeatureParams
 from features.engines import compiled_sql, connect_duckdb, cutoff_frame, finalize
-from features.expressions import CUTOFFS_TABLE, OPTIONAL_COLUMNS, ORDERS_TABLE, REQUIRED_COLUMNS
+from features.expressions import CUTOFFS_TABLE, ORDERS_TABLE
+from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, STATUSES
 
-_STATUSES = frozenset(get_args(Status))
+_STATUSES = frozenset(STATUSES)
 _local = threading.local()
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "float64": "DOUBLE"}
 _STATEMENT = "online_features"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.config import FeatureParams
+from config.features import FeatureParams
 
 logger = logging.getLogger(__name__)
 

@@ -30,27 +30,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from bundle.calibration import Calibrator
 from features.catalog import BY_NAME, Family
-from scoring.calibration import Calibrator
 
 logger = logging.getLogger(__name__)
 
 Array = NDArray[np.float64]
-REASON_CODES_VERSION = "1.0.0"
-
-#: Stable code of a risk-raising reason, per family.
-REASON_CODES: dict[Family, str] = {
-    Family.RECENCY: "RECENCY_INACTIVE",
-    Family.FREQUENCY_DECLINE: "FREQUENCY_DECLINE",
-    Family.SPEND_DECLINE: "SPEND_DECLINE",
-    Family.ORDER_CYCLE: "ORDER_CYCLE_OVERDUE",
-    Family.CATEGORY_SHIFT: "CATEGORY_SHIFT",
-    Family.RETURNS: "RETURNS_ISSUES",
-    Family.TENURE: "TENURE_PROFILE",
-    Family.VALUE: "VALUE_PROFILE",
-}
-#: Code of a protective (risk-lowering) reason, per family.
-PROTECTIVE_CODES: dict[Family, str] = {f: f"PROTECT_{f.value}" for f in Family}
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from bundle.model import ChurnModel
+from bundle.rules import BY_CODE, evaluate_rules, render_rule
+from config.scoring import RulesParams
+from features.reason_codes import PROTECTIVE_CODES, REASON_CODES, REASON_CODES_VERSION
 from scoring.config import ScoreConfig
 from scoring.contributions import tree_contributions
-from scoring.model import ChurnModel
 from scoring.reasons import (
-    PROTECTIVE_CODES,
-    REASON_CODES,
-    REASON_CODES_VERSION,
     FamilyMap,
     ReasonTable,
     family_contributions,
@@ -47,9 +47,8 @@ from scoring.reasons import (
     select_reasons,
     shapley_impacts,
 )
-from scoring.render import render_many
 from scoring.risk import revenue_at_risk, risk_levels, tier_names
-from scoring.rules import BY_CODE, RulesParams, evaluate_rules, render_rule
+from scoring.sentences import render_many
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +176,7 @@ def score_customers(
     params:
         :class:`scoring.config.ScoreConfig` (``reasons``, ``risk``, ``score`` sections).
     rules_params:
-        The ``rules`` section (:class:`scoring.rules.RulesParams`).
+        The ``rules`` section (:class:`bundle.rules.RulesParams`).
     top_k:
         Maximum number of reasons per customer.
     reference:

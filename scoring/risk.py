@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from features.catalog import TIER_NAMES
-from scoring.config import RISK_LEVELS, RiskParams
+from config.features import TIER_NAMES
+from config.scoring import RISK_LEVELS, RiskParams
 
 Array = NDArray[np.float64]
 

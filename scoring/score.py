@@ -24,13 +24,13 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 from rich.console import Console
 
-from features.params import load_section, read_params
-from features.stage import setup_logging, stage_args
-from scoring.config import ScoreConfig, load_score_config
-from scoring.model import ChurnModel
+from bundle.model import ChurnModel
+from config.root import load_params
+from config.scoring import RulesParams
+from config.stage import setup_logging, stage_args
+from scoring.config import ScoreConfig, score_config
 from scoring.reasons import resolve_reference
 from scoring.results import score_customers
-from scoring.rules import RulesParams
 
 logger = logging.getLogger(__name__)
 CSV_BASE = (
@@ -83,15 +83,22 @@ def crm_frame(scores: pd.DataFrame, top_k: int) -> pd.DataFrame:
 
 
 def score_snapshot(
-    model: ChurnModel, latest: pd.DataFrame, config: ScoreConfig, rules: RulesParams
+    model: ChurnModel,
+    latest: pd.DataFrame,
+    config: ScoreConfig,
+    rules: RulesParams,
+    top_k: int | None = None,
 ) -> list[pd.DataFrame]:
-    """Score ``latest`` in batches of ``score.chunk_rows``; one frame per batch."""
+    """Score ``latest`` in batches of ``score.chunk_rows``; one frame per batch.
+
+    ``top_k`` reasons per customer (default ``reasons.top_k``).
+    """
     reference = resolve_reference(model.reference, latest, model.feature_names)
     step = config.score.chunk_rows
     return [
         score_customers(
             model, latest.iloc[start : start + step], config, rules,
-            config.reasons.top_k, reference=reference,
+            config.reasons.top_k if top_k is None else top_k, reference=reference,
         )
         for start in range(0, max(len(latest), 1), step)  # empty -> one call, clear error
     ]  # fmt: skip
@@ -119,10 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     """Parse args, load params/model/snapshot, score, write Parquet + CSV."""
     args = stage_args(argv, __doc__, "model-dir", "latest", "scores", "csv")
     setup_logging()
-    raw = read_params(args.params)
-    config = load_score_config(raw)
-    rules = load_section(raw, "rules", RulesParams)
+    params = load_params(args.params)
     model = ChurnModel.load(args.model_dir)
+    config = score_config(params, model.horizon_days)
+    rules = params.rules
     latest = pd.read_parquet(args.latest)
     batches = score_snapshot(model, latest, config, rules)
     n = write_outputs(batches, args.scores, args.csv, config.reasons.top_k)

@@ -2,15 +2,15 @@
 
 This module is the one place serving touches the rest of the project:
 
-- the model: ``models:/churn-lgbm@champion`` through :mod:`scoring.mlflow_model`, or a
-  local bundle directory (:meth:`scoring.model.ChurnModel.load`) for development;
+- the model: ``models:/churn-lgbm@champion`` through :mod:`bundle.pyfunc`, or a
+  local bundle directory (:meth:`bundle.model.ChurnModel.load`) for development;
 - the params: ``reasons``/``risk``/``score``/``features``/``rules``/``data`` sections of
   params.yaml, parsed with the same typed models as the pipeline stages;
 - batch answers: :func:`scoring.score.score_snapshot` (the ``score`` stage's function,
   population references resolved on the whole snapshot) with ``reasons.top_k`` raised
   to the most reasons the API serves — reasons are ranked, so the first ``top_k`` equal
   the batch file's;
-- online answers: :func:`features.ingest.validate_records` (ingest's row checks) ->
+- online answers: :func:`ingest.ingest.validate_records` (ingest's row checks) ->
   :func:`features.online.build_online` (the batch feature SQL) ->
   :func:`scoring.results.score_customers` with the snapshot's references.
 """
@@ -25,17 +25,18 @@ from typing import Any
 
 import pandas as pd
 
+from bundle.model import ChurnModel
+from config.data import DataParams
+from config.features import FeatureParams
+from config.root import Params, load_params
+from config.scoring import RulesParams
 from features.catalog import BY_NAME
-from features.config import DataParams, FeatureParams
-from features.expressions import REQUIRED_COLUMNS
-from features.ingest import validate_records
 from features.online import build_online
-from features.params import load_section, read_params
-from scoring.config import ScoreConfig, load_score_config
-from scoring.model import ChurnModel
-from scoring.reasons import REASON_CODES_VERSION, resolve_reference
+from ingest.ingest import validate_records
+from ingest.schema import REQUIRED_COLUMNS
+from scoring.config import ScoreConfig, score_config
+from scoring.reasons import resolve_reference
 from scoring.results import score_customers
-from scoring.rules import RULES_VERSION, RulesParams
 from scoring.score import score_snapshot
 from serving.service import InvalidOrders, Loaded
 from serving.settings import Settings
@@ -45,27 +46,28 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PipelineParams:
-    """The params sections serving needs, parsed once per (re)load."""
+    """What serving needs from params.yaml and the bundle, fixed once per (re)load.
+
+    The horizon (revenue at risk) and the value tiers (online features) come from the
+    model bundle, never from params.yaml: ``mismatch`` lists where the two disagree so
+    ``/v1/model`` can report it.
+    """
 
     score: ScoreConfig
     rules: RulesParams
     features: FeatureParams
     data: DataParams
+    mismatch: tuple[str, ...] = ()
 
     @classmethod
-    def read(cls, path: str) -> PipelineParams:
-        raw = read_params(path)
+    def for_model(cls, params: Params, model: ChurnModel) -> PipelineParams:
         return cls(
-            score=load_score_config(raw),
-            rules=load_section(raw, "rules", RulesParams),
-            features=load_section(raw, "features", FeatureParams),
-            data=load_section(raw, "data", DataParams),
+            score=score_config(params, model.horizon_days),
+            rules=params.rules,
+            features=model.feature_params(params.features),
+            data=params.data,
+            mismatch=tuple(model.params_mismatch(params.features)),
         )
-
-    def with_top_k(self, top_k: int) -> ScoreConfig:
-        """The score config with ``reasons.top_k`` replaced (frozen models are copied)."""
-        reasons = self.score.reasons.model_copy(update={"top_k": top_k})
-        return self.score.model_copy(update={"reasons": reasons})
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,7 @@ class PipelineScorer:
     order_columns: frozenset[str]
 
     def score_batch(self, snapshot: pd.DataFrame, top_k: int) -> pd.DataFrame:
-        batches = score_snapshot(
-            self.model, snapshot, self.params.with_top_k(top_k), self.params.rules
-        )
+        batches = score_snapshot(self.model, snapshot, self.params.score, self.params.rules, top_k)
         return pd.concat(batches, ignore_index=True)
 
     def score_online(
@@ -135,8 +135,11 @@ class PipelineBackend:
         self.settings = settings
 
     def load(self) -> Loaded:
-        params = PipelineParams.read(str(self.settings.params_path))
         model, info = self._model()
+        params = PipelineParams.for_model(load_params(self.settings.params_path), model)
+        info["params_mismatch"] = list(params.mismatch)
+        for problem in params.mismatch:
+            logger.warning("params.yaml disagrees with the served bundle: %s", problem)
         snapshot = pd.read_parquet(self.settings.snapshot_path)
         reference = resolve_reference(model.reference, snapshot, model.feature_names)
         scorer = PipelineScorer(model, params, reference, order_columns(model.feature_names))
@@ -147,7 +150,7 @@ class PipelineBackend:
         if s.model_dir is not None:
             model = ChurnModel.load(s.model_dir)
             return model, model_info(model, uri=str(s.model_dir))
-        from scoring.mlflow_model import load_registered_bundle  # mlflow only when needed
+        from bundle.pyfunc import load_registered_bundle  # mlflow only when needed
 
         name, alias = parse_alias_uri(s.model_uri)
         model, version = load_registered_bundle(s.mlflow_tracking_uri, name, alias)
@@ -191,8 +194,11 @@ def model_info(
         "metrics": {"model": meta.get("test_metrics"), "gate": meta.get("gate")},
         "feature_names": list(model.feature_names),
         "catalog_version": model.catalog_version,
-        "reason_catalog_version": REASON_CODES_VERSION,
-        "rules_version": RULES_VERSION,
+        "reason_catalog_version": model.reason_codes_version,
+        "rules_version": model.rules_version,
+        "horizon_days": model.horizon_days,
+        "value_tiers": model.value_tiers.model_dump(),
+        "params_mismatch": [],
     }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from features.catalog import TIER_NAMES
+from config.features import TIER_NAMES
 
 #: Field of a reason/rule sentence per API language.
 TEXT_FIELD: dict[str, str] = {"en": "text_en", "zh-CN": "text_zh"}

@@ -1,7 +1,7 @@
 """The reference tables of docs/serving.md, generated from the code that defines them.
 
 Reason codes come from :data:`scoring.reasons.REASON_CODES` / ``PROTECTIVE_CODES`` and the
-feature catalog, rule codes from :data:`scoring.rules.RULES`, error codes from
+feature catalog, rule codes from :data:`bundle.rules.RULES`, error codes from
 :data:`serving.errors.ERROR_CODES`; so the integrator docs cannot drift from what the API
 returns. ``python -m serving.reference --doc docs/serving.md`` rewrites the generated block;
 ``--check`` fails when it is stale (a test runs the check).
@@ -13,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from bundle.rules import RULES, RULES_VERSION
 from features.catalog import CATALOG, Family
-from scoring.reasons import PROTECTIVE_CODES, REASON_CODES, REASON_CODES_VERSION
-from scoring.rules import RULES, RULES_VERSION
+from features.reason_codes import PROTECTIVE_CODES, REASON_CODES, REASON_CODES_VERSION
 from serving.errors import ERROR_CODES
 
 BEGIN = "<!-- BEGIN GENERATED: python -m serving.reference --doc docs/serving.md -->"

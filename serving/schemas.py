@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from features.catalog import Family
+from features.reason_codes import MAX_REASONS
 
 Lang = Literal["en", "zh-CN"]
 #: Longest customer id accepted anywhere (CRM ids are short strings).
 MAX_ID_LENGTH = 128
 #: At most one reason per family.
-MAX_TOP_K = len(Family)
+MAX_TOP_K = MAX_REASONS
 
 
 class Reason(BaseModel):
@@ -102,6 +102,11 @@ class ModelInfo(BaseModel):
     catalog_version: str | None = None
     reason_catalog_version: str | None = None
     rules_version: str | None = None
+    horizon_days: int | None = Field(None, description="label horizon of the served bundle")
+    value_tiers: dict[str, float] | None = Field(None, description="spend_365d tier thresholds")
+    params_mismatch: list[str] = Field(
+        [], description="where params.yaml disagrees with the served bundle (bundle wins)"
+    )
     snapshot_as_of: str
     customers: int
     loaded_at: str

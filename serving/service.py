@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import orjson
 import pandas as pd
 
+from features.reason_codes import MAX_REASONS
 from serving.records import Prepared, as_of_text, full_record, public_body
 from serving.signal import ReloadSignal
 
@@ -70,7 +71,7 @@ class ServiceOptions:
 
     langs: tuple[str, ...] = ("en", "zh-CN")
     default_top_k: int | None = None  # None: the params' reasons.top_k
-    max_top_k: int = 8
+    max_top_k: int = MAX_REASONS
     max_batch_size: int = 1000
     max_orders: int = 5000
     signal_path: Path | None = None

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.catalog import Family
+from features.reason_codes import MAX_REASONS
 
 LANGS: tuple[str, ...] = ("en", "zh-CN")
 
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         description="Reasons when top_k is omitted; default: params reasons.top_k.",
     )
     max_top_k: int = Field(
-        default=len(Family), ge=1, description="Most reasons a caller may ask for."
+        default=MAX_REASONS, ge=1, description="Most reasons a caller may ask for."
     )
     startup_load: Literal["background", "blocking", "off"] = Field(
         default="background",
@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     @field_validator("default_top_k")
     @classmethod
     def _top_k_in_range(cls, v: int | None) -> int | None:
-        if v is not None and v > len(Family):
-            raise ValueError(f"default_top_k must be <= {len(Family)} (the number of families)")
+        if v is not None and v > MAX_REASONS:
+            raise ValueError(f"default_top_k must be <= {MAX_REASONS} (the number of families)")
         return v
 
     def resolved_api_keys(self) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Every params file validates section by section, and a typo names the bad key."""
+"""Every params file validates through the one params root, and a typo names the key."""
 
 from __future__ import annotations
 
@@ -7,37 +7,11 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
-from features.config import DataParams, FeatureParams
-from features.params import ParamsError, load_section, read_params
-from scoring.config import ExplainParams, ReasonsParams, RiskParams, ScoreParams
-from scoring.rules import RulesParams
-from training.config import (
-    BaselineParams,
-    EvaluateParams,
-    RegistryParams,
-    SplitParams,
-    TrainParams,
-    TuningParams,
-)
+from config.base import ParamsError, read_params
+from config.root import SECTIONS, Params, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS: dict[str, type[BaseModel]] = {
-    "data": DataParams,
-    "features": FeatureParams,
-    "reasons": ReasonsParams,
-    "risk": RiskParams,
-    "score": ScoreParams,
-    "explain": ExplainParams,
-    "split": SplitParams,
-    "train": TrainParams,
-    "tuning": TuningParams,
-    "baselines": BaselineParams,
-    "rules": RulesParams,
-    "evaluate": EvaluateParams,
-    "registry": RegistryParams,
-}
 PARAM_FILES = [ROOT / "params.yaml", *sorted((ROOT / "params").glob("*.yaml"))]
 
 
@@ -49,22 +23,55 @@ def test_params_file_has_exactly_the_known_sections(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
-@pytest.mark.parametrize("section", sorted(SECTIONS))
-def test_every_section_validates(path: Path, section: str) -> None:
-    model = load_section(read_params(path), section, SECTIONS[section])
-    assert model.model_config.get("frozen") is True
-    assert model.model_config.get("extra") == "forbid"
+def test_every_section_validates_into_a_frozen_strict_model(path: Path) -> None:
+    params = load_params(path)
+    for name in ("seed", *SECTIONS):
+        assert getattr(params, name) is not None
+    for name in SECTIONS:
+        model = getattr(params, name)
+        assert model.model_config.get("frozen") is True, name
+        assert model.model_config.get("extra") == "forbid", name
 
 
-def test_a_typo_in_a_nested_key_is_an_error_naming_it(tmp_path: Path) -> None:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text())
+def test_root_lists_every_section_once() -> None:
+    assert len(set(SECTIONS)) == len(SECTIONS)
+    assert set(Params.model_fields) == {"seed", *SECTIONS}
+
+
+def _raw() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_a_typo_in_a_nested_key_is_an_error_naming_it() -> None:
+    raw = _raw()
     raw["data"]["columns"]["custmer_id"] = raw["data"]["columns"].pop("customer_id")
     with pytest.raises(ParamsError, match=r"data\.columns\.custmer_id"):
-        load_section(raw, "data", DataParams)
+        parse_params(raw)
 
 
 def test_a_typo_in_a_section_key_is_an_error_naming_it() -> None:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw = _raw()
     raw["train"]["num_leafs"] = 8
     with pytest.raises(ParamsError, match=r"train\.num_leafs"):
-        load_section(raw, "train", TrainParams)
+        parse_params(raw)
+
+
+def test_an_unknown_section_is_an_error_naming_it() -> None:
+    raw = _raw()
+    raw["trian"] = {}
+    with pytest.raises(ParamsError, match=r"trian"):
+        parse_params(raw)
+
+
+def test_a_missing_required_section_is_named() -> None:
+    raw = _raw()
+    raw.pop("risk")
+    with pytest.raises(ParamsError, match=r"risk"):
+        parse_params(raw)
+
+
+def test_seed_must_be_an_integer() -> None:
+    raw = _raw()
+    raw["seed"] = "42"
+    with pytest.raises(ParamsError, match=r"seed"):
+        parse_params(raw)

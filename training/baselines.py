@@ -2,7 +2,7 @@
 
 - ``recency``: days since the last order, mapped to a probability by a one-feature
   logistic regression on ``log1p(days)`` (monotone, so its ranking is the raw recency).
-- ``rules``: the vendor rules (:mod:`scoring.rules`); the score is the number of rules
+- ``rules``: the vendor rules (:mod:`bundle.rules`); the score is the number of rules
   that fire, mapped to the training churn rate per count.
 - ``logreg``: logistic regression on log1p-scaled, standardised RFM features.
 - ``bgnbd``: BG/NBD (lifetimes ``BetaGeoFitter``) probability of **no order in the
@@ -26,8 +26,9 @@ from numpy.typing import NDArray
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from scoring.rules import RulesParams, evaluate_rules
-from training.config import BaselineParams
+from bundle.rules import evaluate_rules
+from config.scoring import RulesParams
+from config.training import BaselineParams
 
 logger = logging.getLogger(__name__)
 Array = NDArray[np.float64]

@@ -3,7 +3,7 @@
 Sigmoid (Platt) and isotonic calibration are compared by cross-validated log loss on
 the validation rows (a calibrator scored on the rows it was fitted on would always
 favour isotonic); the winner is refitted on all validation rows and ships in the
-bundle. Isotonic output is clipped to [eps, 1 - eps] by :mod:`scoring.calibration`.
+bundle. Isotonic output is clipped to [eps, 1 - eps] by :mod:`bundle.calibration`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
-from scoring.calibration import Calibrator, fit_isotonic, fit_sigmoid
+from bundle.calibration import Calibrator, fit_isotonic, fit_sigmoid
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.model_selection import GroupKFold
 
-from training.config import TrainParams
+from config.training import TrainParams
 from training.model import fit_fixed
 from training.split import CutoffSplit, part
 

@@ -19,10 +19,11 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features.stage import setup_logging, stage_args
-from scoring.model import ChurnModel
+from bundle.model import ChurnModel
+from config.root import Params, load_params
+from config.stage import setup_logging, stage_args
+from config.training import TrainParams
 from training.baselines import Baselines
-from training.config import TrainingConfig, TrainParams, load_config
 from training.pipeline import evaluate_frame, fit_all, score_frame
 from training.plots import curve_tables, write_plot_data, write_pngs
 from training.split import backtest_splits, make_split, part
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 _BACKTEST_KEYS = ("roc_auc", "pr_auc", "brier", "ece", "base_rate")
 
 
-def backtest(snapshots: pd.DataFrame, cfg: TrainingConfig, params: TrainParams) -> dict[str, Any]:
+def backtest(snapshots: pd.DataFrame, cfg: Params, params: TrainParams) -> dict[str, Any]:
     """Refit model and baselines on each rolling-origin fold (tuned params fixed).
 
     Each fold trains on cutoffs before its own validation cutoff and is scored on its
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         argv, __doc__, "snapshots", "model-dir", "baselines", "metrics", "plots", "backtest"
     )
     setup_logging()
-    cfg = load_config(args.params)
+    cfg = load_params(args.params)
     snapshots = pd.read_parquet(args.snapshots)
     model = ChurnModel.load(args.model_dir)
     baselines = Baselines.from_dict(json.loads(args.baselines.read_text()))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mlflow import MlflowClient
 
-from training.config import RegistryParams
+from config.training import RegistryParams
 
 logger = logging.getLogger(__name__)
 

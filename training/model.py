@@ -16,8 +16,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from config.training import TrainParams, TuningParams
 from features.catalog import BY_NAME
-from training.config import TrainParams, TuningParams
 from training.metrics import pr_auc, roc_auc
 
 logger = logging.getLogger(__name__)

@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalog import CATALOG_VERSION, FEATURE_NAMES
-from scoring.model import ChurnModel
-from scoring.rules import evaluate_rules
+from bundle.model import ChurnModel
+from bundle.rules import evaluate_rules
+from config.root import Params
+from config.training import SplitParams, TrainParams
+from features.catalog import FEATURE_NAMES
 from training.baselines import Baselines, fit_baselines
 from training.calibrate import choose_calibrator
 from training.calibration_data import calibration_data
-from training.config import SplitParams, TrainingConfig, TrainParams
 from training.metrics import bootstrap_auc_difference, flag_metrics, probability_metrics
 from training.model import fit_booster, tune
 from training.split import CutoffSplit, labelled_cutoffs, part, split_cutoffs
@@ -77,7 +78,7 @@ def reference_medians(frame: pd.DataFrame, names: list[str]) -> dict[str, float]
 def fit_all(
     snapshots: pd.DataFrame,
     split: CutoffSplit,
-    cfg: TrainingConfig,
+    cfg: Params,
     params: TrainParams | None = None,
 ) -> FittedRun:
     """Tune (unless ``params`` is given), fit, calibrate, and fit the baselines.
@@ -103,11 +104,11 @@ def fit_all(
     calibrator, cal_scores = choose_calibrator(
         cal.margin, cal.label, params.calibration, params.isotonic_eps, cfg.seed
     )
-    model = ChurnModel(
-        booster=booster,
-        calibrator=calibrator,
-        feature_names=tuple(names),
-        catalog_version=CATALOG_VERSION,
+    model = ChurnModel.new(
+        booster,
+        calibrator,
+        tuple(names),
+        cfg.features,
         reference=reference_medians(train, names),
         metadata={"params": params.model_dump(), **split.describe(), **cal.describe()},
     )
@@ -121,7 +122,7 @@ def score_frame(frame: pd.DataFrame, model: ChurnModel, baselines: Baselines) ->
 
 
 def evaluate_frame(
-    frame: pd.DataFrame, model: ChurnModel, baselines: Baselines, cfg: TrainingConfig
+    frame: pd.DataFrame, model: ChurnModel, baselines: Baselines, cfg: Params
 ) -> dict[str, Any]:
     """Metrics of the model and every baseline on one labelled cutoff, plus the bar.
 
@@ -177,7 +178,7 @@ def selection_splits(
 
 
 def score_candidate(
-    snapshots: pd.DataFrame, cfg: TrainingConfig, params: TrainParams, splits: list[CutoffSplit]
+    snapshots: pd.DataFrame, cfg: Params, params: TrainParams, splits: list[CutoffSplit]
 ) -> dict[str, Any]:
     """Model and best-baseline metrics of one candidate on each selection fold + means.
 
@@ -221,7 +222,7 @@ def grid_candidates(
 
 
 def select_grid(
-    snapshots: pd.DataFrame, split: CutoffSplit, cfg: TrainingConfig
+    snapshots: pd.DataFrame, split: CutoffSplit, cfg: Params
 ) -> tuple[TrainParams, float, dict[str, Any]]:
     """The ``tuning.grid`` entry with the best mean ``tuning.metric`` on earlier folds.
 

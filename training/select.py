@@ -27,7 +27,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from training.config import TrainingConfig, TrainParams, load_config
+from config.root import Params, load_params
+from config.training import TrainParams
 from training.pipeline import score_candidate, selection_splits
 from training.split import labelled_cutoffs
 
@@ -64,7 +65,7 @@ LGBM_GRID: dict[str, dict[str, Any]] = {
 }
 
 
-def candidates(cfg: TrainingConfig, grid: str) -> dict[str, TrainParams]:
+def candidates(cfg: Params, grid: str) -> dict[str, TrainParams]:
     """Named TrainParams to compare for ``grid`` (``calibration`` or ``lgbm``)."""
     if grid == "calibration":
         return {
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    cfg = load_config(args.params)
+    cfg = load_params(args.params)
     snapshots = pd.read_parquet(args.snapshots)
     latest = labelled_cutoffs(snapshots)[-1]
     splits = selection_splits(snapshots, cfg.features.horizon_days, cfg.split, latest, args.folds)

@@ -2,7 +2,7 @@
 
 Never a random split across customers: the test cutoff is the latest labelled one, the
 validation cutoff is the latest whose label window ends at or before the test cutoff,
-and training uses every earlier cutoff allowed by :class:`~training.config.SplitParams`
+and training uses every earlier cutoff allowed by :class:`~config.training.SplitParams`
 (many snapshots per customer).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from training.config import SplitParams
+from config.training import SplitParams
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from scoring.mlflow_model import BUNDLE_ARTIFACT, ChurnPyfunc
-from scoring.model import ChurnModel
-from training.config import RegistryParams
+from bundle.model import ChurnModel
+from bundle.pyfunc import BUNDLE_ARTIFACT, ChurnPyfunc
+from config.training import RegistryParams
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def log_and_register(
     metrics: Mapping[str, Any],
     tags: Mapping[str, str],
     figures: list[Path],
+    documents: Mapping[str, Any] | None = None,
 ) -> tuple[str, str]:
     """Log one training run and register the bundle as ``registry.model_name``.
 
@@ -102,6 +103,8 @@ def log_and_register(
         mlflow.set_tags(dict(tags))
         for fig in figures:
             mlflow.log_artifact(str(fig), artifact_path="plots")
+        for name, document in (documents or {}).items():
+            mlflow.log_dict(document, name)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ChurnPyfunc(),

@@ -21,12 +21,14 @@ import pandas as pd
 from mlflow import MlflowClient
 from rich.console import Console
 
+from bundle.model import ChurnModel
+from bundle.pyfunc import load_registered_bundle
+from config.root import Params, load_params
+from config.stage import setup_logging, stage_args
 from features.catalog import CATALOG_VERSION
-from features.stage import setup_logging, stage_args
-from scoring.mlflow_model import load_registered_bundle
-from scoring.model import ChurnModel
 from training.baselines import Baselines
-from training.config import TrainingConfig, load_config
+from training.behaviour import Check, behavioural_checks
+from training.behaviour import failures as behaviour_failures
 from training.gate import GateDecision, apply, current_champion, decide
 from training.metrics import probability_metrics
 from training.pipeline import evaluate_frame, feature_columns, fit_all, score_frame
@@ -47,7 +49,7 @@ def data_range(snapshots: pd.DataFrame) -> dict[str, str]:
 
 
 def champion_metrics(
-    uri: str, cfg: TrainingConfig, test: pd.DataFrame
+    uri: str, cfg: Params, test: pd.DataFrame
 ) -> tuple[str | None, dict[str, float] | None, str | None]:
     """(version, metrics on ``test``, problem) of the current champion, if any."""
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -70,7 +72,7 @@ def champion_metrics(
 
 
 def register(
-    cfg: TrainingConfig,
+    cfg: Params,
     uri: str,
     model_dir: Path,
     model: ChurnModel,
@@ -78,12 +80,16 @@ def register(
     test: pd.DataFrame,
     report: dict[str, Any],
     split: CutoffSplit,
+    checks: list[Check],
 ) -> dict[str, Any]:
     """Log + register the saved bundle, then gate it. Returns registry metadata."""
     champ_version, champ, problem = champion_metrics(uri, cfg, test)
     decision = decide(report["model"], report["baselines"], champ)
     if problem is not None:
         decision = GateDecision(False, (*decision.failures, problem))
+    if failed := behaviour_failures(checks):
+        decision = GateDecision(False, (*decision.failures, *failed))
+    behaviour = {c.name: {"passed": c.passed, "detail": c.detail} for c in checks}
     scores = score_frame(test, model, baselines)
     with tempfile.TemporaryDirectory() as tmp:
         figures = write_pngs(
@@ -111,9 +117,14 @@ def register(
                 "vs_best_baseline": {
                     k: v for k, v in report["vs_best_baseline"].items() if k != "baseline"
                 },
+                "behaviour": {
+                    "checks": len(checks),
+                    "failed": sum(not c.passed for c in checks),
+                },
             },
             tags={"catalog_version": CATALOG_VERSION, **data_range(test), **split.describe()},  # type: ignore[dict-item]
             figures=figures,
+            documents={"behaviour.json": behaviour},
         )
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     status = apply(client, cfg.registry, version, decision)
@@ -128,7 +139,7 @@ def register(
 
 
 def run(
-    cfg: TrainingConfig,
+    cfg: Params,
     snapshots: pd.DataFrame,
     model_dir: Path,
     baselines_path: Path,
@@ -141,6 +152,7 @@ def run(
     fitted = fit_all(snapshots, split, cfg)
     test = part(snapshots, split.test)
     report = evaluate_frame(test, fitted.model, fitted.baselines, cfg)
+    checks = behavioural_checks(fitted.model, test, cfg.seed)
     model = fitted.model.with_metadata(
         trained_at=trained_at,
         data_range=data_range(snapshots),
@@ -148,8 +160,6 @@ def run(
         valid_score=fitted.valid_score,
         calibration=fitted.model.calibrator.kind,
         calibration_cv_log_loss=fitted.calibration_scores,
-        horizon_days=cfg.features.horizon_days,
-        value_tiers=cfg.features.value_tiers.model_dump(),
         alias="unregistered",
         model_version=None,
     )
@@ -158,7 +168,9 @@ def run(
     baselines_path.write_text(json.dumps(fitted.baselines.to_dict(), indent=2))
     registry: dict[str, Any] = {"alias": "unregistered", "gate": "registry disabled"}
     if uri is not None:
-        registry = register(cfg, uri, model_dir, model, fitted.baselines, test, report, split)
+        registry = register(
+            cfg, uri, model_dir, model, fitted.baselines, test, report, split, checks
+        )
         model = model.with_metadata(**registry)
         model.save(model_dir)
     return {
@@ -168,6 +180,7 @@ def run(
         "selection": fitted.selection,
         "calibration": model.calibrator.kind,
         "test": report,
+        "behaviour": {c.name: {"passed": c.passed, "detail": c.detail} for c in checks},
         "registry": registry,
     }
 
@@ -176,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
     args = stage_args(argv, __doc__, "snapshots", "model-dir", "baselines", "report")
     setup_logging()
-    cfg = load_config(args.params)
+    cfg = load_params(args.params)
     root = args.params.resolve().parent
     uri = (
         resolve_tracking_uri(cfg.registry.tracking_uri, root, os.environ)

@@ -73,7 +73,9 @@ def churn_query(path: Mapping[str, str], query: Mapping[str, str]) -> tuple[str,
     """Validate the hot route's inputs against the schema in ``_CHURN_OPENAPI``."""
     customer_id = path["customer_id"]
     if not 0 < len(customer_id) <= MAX_ID_LENGTH:
-        raise InvalidParameter("customer_id must be 1-128 characters", "path", "customer_id")
+        raise InvalidParameter(
+            f"customer_id must be 1-{MAX_ID_LENGTH} characters", "path", "customer_id"
+        )
     lang = query.get("lang", "en")
     if lang not in LANGS:
         raise InvalidParameter(f"lang must be one of {list(LANGS)}", "query", "lang")

@@ -1,4 +1,4 @@
-"""Stage-level tests for ``python -m features.build`` on a small synthetic order file."""
+"""Stage-level tests for ``python -m features.features`` on a small synthetic order file."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import main
+from config.base import load_section, read_params
+from config.features import FeatureParams
 from features.catalog import FEATURE_NAMES, feature_names
-from features.config import FeatureParams
-from features.params import load_section, read_params
+from features.features import main
 from features.schedule import build_schedule, data_end
 
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"

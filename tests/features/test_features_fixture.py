@@ -29,8 +29,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from config.features import FeatureParams, ValueTiers
 from features.catalog import FEATURE_NAMES, feature_names
-from features.config import FeatureParams, ValueTiers
 from features.engines import DuckDBEngine
 from features.online import build_online
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.config import FeatureParams, ValueTiers
+from config.features import FeatureParams, ValueTiers
 from features.engines import compiled_sql, run_sql
 from features.expressions import ORDERS_TABLE
 

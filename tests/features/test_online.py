@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from config.base import load_section, read_params
+from config.features import FeatureParams
 from features import build_online
-from features.config import FeatureParams
 from features.engines import DuckDBEngine
-from features.ingest import main as ingest_main
-from features.params import load_section, read_params
 from features.schedule import build_schedule
+from ingest.ingest import main as ingest_main
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = ROOT / "params.yaml"

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.config import FeatureParams
+from config.base import load_section, read_params
+from config.features import FeatureParams
 from features.engines import DuckDBEngine, SparkEngine, java_available
-from features.ingest import main as ingest_main
-from features.params import load_section, read_params
+from ingest.ingest import main as ingest_main
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = ROOT / "params.yaml"

@@ -7,16 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.synthetic_features import feature_params, synthetic_features
+from bundle.calibration import fit_isotonic, fit_sigmoid
+from bundle.model import ChurnModel
+from config.scoring import ReasonsParams, RiskParams, RulesParams, ScoreParams
 from features.catalog import FEATURE_NAMES
-from scoring.calibration import fit_isotonic, fit_sigmoid
-from scoring.config import ReasonsParams, RiskParams, ScoreConfig, ScoreParams
-from scoring.model import ChurnModel
-from scoring.rules import RulesParams
-from scoring.synthetic import synthetic_features
+from scoring.config import ScoreConfig
 
 # The bundled Online Retail export has products but no categories.
 MODEL_FEATURES = tuple(n for n in FEATURE_NAMES if "categor" not in n)
 SEED = 7
+FEATURE_PARAMS = feature_params()
 
 
 def train_model(
@@ -39,11 +40,11 @@ def train_model(
     margin = np.asarray(booster.predict(x[cut:], raw_score=True))
     calibrator = fit_isotonic(margin, y[cut:]) if isotonic else fit_sigmoid(margin, y[cut:])
     reference = {n: float(np.nanmedian(frame[n])) for n in MODEL_FEATURES}
-    return ChurnModel(
-        booster=booster,
-        calibrator=calibrator,
-        feature_names=MODEL_FEATURES,
-        catalog_version="1.0.0",
+    return ChurnModel.new(
+        booster,
+        calibrator,
+        MODEL_FEATURES,
+        FEATURE_PARAMS,
         reference=reference,
         metadata={"model_version": "test-1", "mlflow_run_id": None},
     )
@@ -90,12 +91,12 @@ def write_params(path, registry_enabled: bool = False, lang: str = "en") -> None
 
     import yaml
 
-    from features.params import read_params
+    from config.base import read_params
 
     raw = read_params(Path(__file__).resolve().parents[2] / "params.yaml")
     raw["registry"] = {**raw.get("registry", {}), "enabled": registry_enabled,
                        "tracking_uri": "sqlite:///mlflow.db"}  # fmt: skip
-    raw["explain"] = {**raw["explain"], "lang": lang, "sample_rows": 400}
+    raw["report"] = {**raw["report"], "lang": lang, "sample_rows": 400}
     Path(path).write_text(yaml.safe_dump(raw, allow_unicode=True))
 
 
@@ -131,8 +132,8 @@ def pipeline_dir(tmp_path_factory, train_frame, model, snapshot):
     return root
 
 
-def explain_args(root, report_name: str = "churn_report.html") -> list[str]:
-    """CLI arguments of the explain stage inside ``pipeline_dir``."""
+def report_args(root, report_name: str = "churn_report.html") -> list[str]:
+    """CLI arguments of the report stage inside ``pipeline_dir``."""
     return [
         "--params", str(root / "params.yaml"), "--model-dir", str(root / "models" / "churn"),
         "--snapshots", str(root / "data" / "snapshots.parquet"),
@@ -145,8 +146,8 @@ def explain_args(root, report_name: str = "churn_report.html") -> list[str]:
 
 @pytest.fixture(scope="session")
 def report_path(pipeline_dir):
-    """The explain stage's HTML report built in ``pipeline_dir``."""
-    from scoring import explain
+    """The report stage's HTML report built in ``pipeline_dir``."""
+    from report import report as report_stage
 
-    explain.main(explain_args(pipeline_dir))
+    report_stage.main(report_args(pipeline_dir))
     return pipeline_dir / "reports" / "churn_report.html"

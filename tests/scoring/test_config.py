@@ -1,34 +1,18 @@
-"""The scoring params sections of params.yaml parse, and typos are errors."""
+"""The score config takes its horizon from the model bundle, not from params.yaml."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from features.params import ParamsError, load_section, read_params
-from scoring.config import ExplainParams, RegistryView, ScoreParams, load_score_config
+from config.root import load_params
+from scoring.config import score_config
 
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
 
-def test_repo_params_parse():
-    raw = read_params(PARAMS)
-    config = load_score_config(raw)
-    assert config.horizon_days == raw["features"]["horizon_days"]
-    assert config.reasons.top_k >= 1
+def test_score_config_uses_the_given_bundle_horizon():
+    params = load_params(PARAMS)
+    config = score_config(params, horizon_days=params.features.horizon_days + 30)
+    assert config.horizon_days == params.features.horizon_days + 30
+    assert config.reasons == params.reasons
     assert config.risk.thresholds.medium < config.risk.thresholds.high
-    assert load_section(raw, "explain", ExplainParams).lang in ("en", "zh-CN")
-    assert RegistryView.model_validate(raw.get("registry") or {}).experiment
-
-
-def test_typo_names_the_key():
-    with pytest.raises(ParamsError, match=r"score\.chunk_row"):
-        load_section({"score": {"chunk_row": 10}}, "score", ScoreParams)
-
-
-def test_missing_section_is_named():
-    raw = read_params(PARAMS)
-    raw.pop("risk")
-    with pytest.raises(ParamsError, match="'risk'"):
-        load_score_config(raw)

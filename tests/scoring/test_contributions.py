@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import shap
 
+from bundle.model import ChurnModel
 from scoring.contributions import dedup_contributions, tree_contributions
-from scoring.model import ChurnModel
 
 
 def test_pred_contrib_equals_shap_tree_explainer(model: ChurnModel, snapshot: pd.DataFrame):

@@ -1,4 +1,4 @@
-"""The score and explain stages inside the real `dvc repro` of the bundled data."""
+"""The score and report stages inside the real `dvc repro` of the bundled data."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.model import ChurnModel
+from bundle.model import ChurnModel
 from scoring.results import read_scores
-
-from .test_report_browser import CHROMIUM, loaded_images
+from tests.report.test_report_browser import CHROMIUM, loaded_images
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bundle.calibration import SigmoidCalibrator
+from bundle.model import ChurnModel
 from features.catalog import BY_NAME, Family
-from scoring.calibration import SigmoidCalibrator
-from scoring.model import ChurnModel
 from scoring.reasons import (
     family_contributions,
     family_map,

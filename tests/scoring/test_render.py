@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from scoring.render import format_number, format_pct, render_sentence
+from scoring.sentences import format_number, format_pct, render_sentence
 
 
 def test_days_sentence_en_and_zh():

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bundle.model import ChurnModel
+from config.scoring import RulesParams
 from scoring.config import ScoreConfig
-from scoring.model import ChurnModel
 from scoring.reasons import resolve_reference
 from scoring.results import read_scores, score_customers, write_scores
-from scoring.rules import RulesParams
 
 COLUMNS = [
     "customer_id", "churn_probability", "risk_level", "value_tier", "revenue_at_risk",
@@ -62,7 +62,7 @@ def test_reasons_carry_family_impacts_and_sentences(scores: pd.DataFrame):
 
 
 def test_triggered_rules_match_evaluate_rules(scores, snapshot, rules_params: RulesParams):
-    from scoring.rules import evaluate_rules
+    from bundle.rules import evaluate_rules
 
     fired = evaluate_rules(snapshot, rules_params)
     got = [sorted(r["code"] for r in rules) for rules in scores["triggered_rules"]]

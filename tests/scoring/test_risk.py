@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.config import RiskParams
+from config.scoring import RiskParams
 from scoring.risk import expected_spend, revenue_at_risk, risk_levels, tier_names
 
 PARAMS = RiskParams.model_validate(

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.rules import RULE_CODES, RulesParams, evaluate_rules, render_rule
+from bundle.rules import RULE_CODES, evaluate_rules, render_rule
+from config.scoring import RulesParams
 
 
 def _frame() -> pd.DataFrame:

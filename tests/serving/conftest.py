@@ -1,7 +1,7 @@
 """Serving test fixtures: a real small ChurnModel trained on synthetic catalog features.
 
-The model is a genuine LightGBM booster with sigmoid calibration (scoring.model +
-scoring.calibration), so the API is exercised end to end on real predictions; training
+The model is a genuine LightGBM booster with sigmoid calibration (bundle.model +
+bundle.calibration), so the API is exercised end to end on real predictions; training
 takes well under a second.
 """
 
@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from features.catalog import CATALOG_VERSION, feature_names
-from scoring.calibration import fit_sigmoid
-from scoring.model import ChurnModel
+from benchmarks.synthetic_features import feature_params, synthetic_features
+from bundle.calibration import fit_sigmoid
+from bundle.model import ChurnModel
+from config.root import load_params
+from features.catalog import feature_names
 from scoring.reasons import resolve_reference
-from scoring.synthetic import synthetic_features
 from serving.app import create_app
 from serving.backend import PipelineParams, PipelineScorer, model_info, order_columns
 from serving.service import Loaded
@@ -30,6 +31,7 @@ from serving.settings import Settings
 CLIENT_KEY = "client-key-for-tests"
 ADMIN_KEY = "admin-key-for-tests"
 N_CUSTOMERS = 300
+FEATURE_PARAMS = feature_params()
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 #: The bundled data has products but no categories: train on the features it yields.
 FEATURES = tuple(feature_names({"product_id", "quantity"}))
@@ -44,11 +46,11 @@ def train_model(seed: int, n: int = 2000, rounds: int = 30) -> ChurnModel:
     booster = lgb.train(params, lgb.Dataset(x, frame["label"].to_numpy()), rounds)
     margin = np.asarray(booster.predict(x, raw_score=True))
     reference = frame.loc[:, list(FEATURES)].median().to_dict()
-    return ChurnModel(
-        booster=booster,
-        calibrator=fit_sigmoid(margin, frame["label"].to_numpy()),
-        feature_names=FEATURES,
-        catalog_version=CATALOG_VERSION,
+    return ChurnModel.new(
+        booster,
+        fit_sigmoid(margin, frame["label"].to_numpy()),
+        FEATURES,
+        FEATURE_PARAMS,
         reference={str(k): float(v) for k, v in reference.items()},
         metadata={"model_version": f"test-{seed}", "trained_at": "2026-11-24T00:00:00"},
     )
@@ -72,7 +74,7 @@ class SyntheticBackend:
         if self.fail_next:
             raise RuntimeError("model store unreachable")
         self.loads += 1
-        params = PipelineParams.read(str(PARAMS))
+        params = PipelineParams.for_model(load_params(PARAMS), self.model)
         names = self.model.feature_names
         reference = resolve_reference(self.model.reference, self.snap, names)
         scorer = PipelineScorer(self.model, params, reference, order_columns(names))

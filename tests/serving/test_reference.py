@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoring.reasons import REASON_CODES
-from scoring.rules import RULE_CODES
+from bundle.rules import RULE_CODES
+from features.reason_codes import REASON_CODES
 from serving.errors import ERROR_CODES
 from serving.reference import generated_block, main
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from scoring.model import ChurnModel
+from bundle.model import ChurnModel
 from serving.app import create_app
 from serving.service import ChurnService, ServiceOptions
 from tests.serving.conftest import ADMIN_KEY, CLIENT_KEY, SyntheticBackend, make_settings, snapshot

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from bundle.model import ChurnModel
 from features.catalog import CATALOG_VERSION
-from scoring.model import ChurnModel
 from serving.app import create_app
 from serving.routes.deps import get_service
 from serving.schemas import BatchResponse, CustomerChurn, ModelInfo
 from serving.service import Loaded
-from tests.serving.conftest import CLIENT_KEY, SyntheticBackend, make_settings, snapshot
+from tests.serving.conftest import CLIENT_KEY, PARAMS, SyntheticBackend, make_settings, snapshot
 
 CHURN = "/v1/customers/{}/churn"
 
@@ -245,3 +245,20 @@ def test_hot_path_runs_no_model(client: TestClient, monkeypatch: pytest.MonkeyPa
     assert client.get(CHURN.format("C0000001"), params={"top_k": 5}).status_code == 200
     r = client.post("/v1/churn/batch", json={"customer_ids": ["C0000001", "C0000002"]})
     assert r.status_code == 200
+
+
+def test_model_route_reports_a_params_bundle_mismatch(model_a, tmp_path) -> None:
+    """A params.yaml whose horizon differs from the served bundle's is reported, not mixed."""
+    import yaml
+
+    from config.root import load_params
+    from serving.backend import PipelineParams
+
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["features"]["horizon_days"] = model_a.horizon_days + 30
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    params = PipelineParams.for_model(load_params(path), model_a)
+    assert params.score.horizon_days == model_a.horizon_days
+    assert params.features.horizon_days == model_a.horizon_days
+    assert any("horizon_days" in m for m in params.mismatch)

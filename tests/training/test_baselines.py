@@ -9,9 +9,9 @@ import pytest
 from lifetimes import BetaGeoFitter
 from scipy import integrate, stats
 
-from scoring.rules import RulesParams
+from config.scoring import RulesParams
+from config.training import BaselineParams
 from training.baselines import Baselines, BGNBDBaseline, bgnbd_inputs, fit_baselines
-from training.config import BaselineParams
 
 MODEL = BGNBDBaseline(r=0.5, alpha=30.0, a=0.1, b=2.0, unit_days=1.0, horizon_days=90.0)
 

@@ -6,15 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from config.root import load_params
+from config.training import EvaluateParams, RegistryParams, SplitParams, TrainParams, TuningParams
 from training.calibration_data import calibration_data, customer_folds, forward_cutoffs
-from training.config import (
-    EvaluateParams,
-    RegistryParams,
-    SplitParams,
-    TrainParams,
-    TuningParams,
-    load_config,
-)
 from training.model import fit_booster
 from training.pipeline import feature_columns, fit_all, select_grid, selection_splits
 from training.split import labelled_cutoffs, make_split, part
@@ -102,7 +96,7 @@ def test_selection_folds_exclude_the_test_cutoff(snapshots: pd.DataFrame) -> Non
 
 
 def test_backtest_grid_selects_on_earlier_folds_only(long_snapshots: pd.DataFrame) -> None:
-    cfg = load_config(ROOT / "params.yaml").model_copy(
+    cfg = load_params(ROOT / "params.yaml").model_copy(
         update={
             "seed": 0,
             "split": SplitParams(),

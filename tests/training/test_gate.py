@@ -9,9 +9,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from scoring.mlflow_model import load_registered_bundle
-from training.cli import app
-from training.config import load_config
+from bundle.pyfunc import load_registered_bundle
+from cli.churn import app
+from config.root import load_params
 from training.gate import decide
 from training.train import run
 
@@ -45,8 +45,8 @@ def test_worse_or_equal_candidate_does_not_replace_the_champion() -> None:
 @pytest.mark.slow
 def test_registry_aliases_over_three_trainings(snapshots: pd.DataFrame, tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    good = load_config(write_params(tmp_path / "good.yaml", uri, tuning={"enabled": False}))
-    worse = load_config(
+    good = load_params(write_params(tmp_path / "good.yaml", uri, tuning={"enabled": False}))
+    worse = load_params(
         write_params(
             tmp_path / "worse.yaml",
             uri,

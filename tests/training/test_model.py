@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from config.features import FeatureParams
+from config.root import Params, load_params
+from config.training import SplitParams
 from features.catalog import BY_NAME, FEATURE_NAMES, Family
-from features.config import FeatureParams
 from features.online import build_online
-from training.config import SplitParams, TrainingConfig, load_config
 from training.model import monotone_constraints, tune
 from training.pipeline import FittedRun, feature_columns, fit_all
 from training.split import make_split, part
@@ -19,13 +20,13 @@ from .conftest import ROOT, write_params
 
 
 @pytest.fixture(scope="module")
-def cfg(tmp_path_factory: pytest.TempPathFactory) -> TrainingConfig:
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> Params:
     path = tmp_path_factory.mktemp("params") / "params.yaml"
-    return load_config(write_params(path, "sqlite:///unused.db", tuning={"enabled": False}))
+    return load_params(write_params(path, "sqlite:///unused.db", tuning={"enabled": False}))
 
 
 @pytest.fixture(scope="module")
-def fitted(snapshots: pd.DataFrame, cfg: TrainingConfig) -> FittedRun:
+def fitted(snapshots: pd.DataFrame, cfg: Params) -> FittedRun:
     return fit_all(snapshots, make_split(snapshots, 90, SplitParams()), cfg)
 
 
@@ -58,16 +59,14 @@ def test_renaming_a_customer_changes_nothing(fitted: FittedRun, snapshots: pd.Da
     )
 
 
-def test_training_is_deterministic(
-    fitted: FittedRun, snapshots: pd.DataFrame, cfg: TrainingConfig
-) -> None:
+def test_training_is_deterministic(fitted: FittedRun, snapshots: pd.DataFrame, cfg: Params) -> None:
     again = fit_all(snapshots, make_split(snapshots, 90, SplitParams()), cfg)
     assert again.model.booster.model_to_string() == fitted.model.booster.model_to_string()
     assert again.model.calibrator.to_dict() == fitted.model.calibrator.to_dict()
     assert again.baselines == fitted.baselines
 
 
-def test_tuning_is_seeded(snapshots: pd.DataFrame, cfg: TrainingConfig) -> None:
+def test_tuning_is_seeded(snapshots: pd.DataFrame, cfg: Params) -> None:
     split = make_split(snapshots, 90, SplitParams(max_train_cutoffs=1))
     train, valid = part(snapshots, split.train), part(snapshots, split.valid)
     names = feature_columns(snapshots)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.config import SplitParams
+from config.training import SplitParams
 from training.split import backtest_splits, make_split, split_cutoffs
 
 CUTOFFS = [pd.Timestamp("2021-01-01") + pd.Timedelta(days=30 * k) for k in range(8)]

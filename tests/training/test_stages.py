@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from features.config import DataParams
-from features.params import load_section, read_params
-from scoring.model import ChurnModel
-from training.config import load_config
+from bundle.model import ChurnModel
+from config.base import load_section, read_params
+from config.data import DataParams
+from config.root import load_params
 from training.evaluate import main as evaluate_main
 from training.train import main as train_main
 
@@ -87,10 +87,10 @@ def test_train_then_evaluate_write_declared_outputs(
 
 def test_completejourney_params_parse_and_name_real_columns() -> None:
     path = ROOT / "params/completejourney.yaml"
-    cfg = load_config(path)
+    cfg = load_params(path)
     data = load_section(read_params(path), "data", DataParams)
     assert cfg.features.horizon_days == 90
-    assert cfg.registry.model_name != load_config(ROOT / "params.yaml").registry.model_name
+    assert cfg.registry.model_name != load_params(ROOT / "params.yaml").registry.model_name
     if not SHARED.is_dir():
         pytest.skip(f"Complete Journey data not present in {SHARED}")
     tx = set(pq.read_schema(SHARED / Path(data.source).name).names)

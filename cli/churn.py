@@ -1,0 +1,87 @@
+"""The ``churn`` command: run pipeline stages and manage the model registry.
+
+    churn train -- --params params.yaml --snapshots ... (any stage's own arguments)
+    churn promote --version 3          # operator override: make v3 the champion
+    churn status                        # which versions hold candidate / champion
+
+Stage commands pass their extra arguments straight to the stage module's ``main``, so
+the CLI and ``dvc.yaml`` run exactly the same code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from mlflow import MlflowClient
+from rich.console import Console
+
+from config.base import read_params
+from config.training import RegistryParams
+from training.gate import promote as promote_version
+from training.tracking import resolve_tracking_uri
+
+app = typer.Typer(help="Churn early-warning pipeline and model registry.", no_args_is_help=True)
+console = Console()
+ParamsOption = Annotated[Path, typer.Option(help="params file (registry section)")]
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+STAGES = {
+    "ingest": "ingest.ingest",
+    "features": "features.features",
+    "train": "training.train",
+    "evaluate": "training.evaluate",
+    "report": "report.report",
+    "score": "scoring.score",
+}
+
+
+def _run_stage(module: str, args: list[str]) -> None:
+    main = importlib.import_module(module).main
+    code = main(args)
+    if code:
+        raise typer.Exit(code)
+
+
+def _stage_command(name: str, module: str) -> None:
+    def command(ctx: typer.Context) -> None:
+        _run_stage(module, list(ctx.args))
+
+    command.__doc__ = f"Run the {name} stage (python -m {module}); arguments pass through."
+    app.command(name, context_settings=_PASS_THROUGH)(command)
+
+
+for _name, _module in STAGES.items():
+    _stage_command(_name, _module)
+
+
+def _registry(params: Path) -> tuple[RegistryParams, str]:
+    registry = RegistryParams.model_validate(read_params(params).get("registry", {}))
+    uri = resolve_tracking_uri(registry.tracking_uri, params.resolve().parent, os.environ)
+    return registry, uri
+
+
+@app.command()
+def promote(
+    version: Annotated[int, typer.Option("--version", help="registered model version")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Make VERSION the champion, overriding the gate (an explicit operator decision)."""
+    registry, uri = _registry(params)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    promote_version(client, registry, str(version))
+    console.print(f"[green]{registry.model_name} v{version} is now @{registry.champion_alias}[/]")
+
+
+@app.command()
+def status(params: ParamsOption = Path("params.yaml")) -> None:
+    """Show which versions hold the candidate and champion aliases, and their gate notes."""
+    registry, uri = _registry(params)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = client.get_registered_model(registry.model_name)
+    console.print(f"{registry.model_name} @ {uri}")
+    for alias, version in sorted(found.aliases.items()):
+        tags = client.get_model_version(registry.model_name, version).tags
+        console.print(f"  @{alias}: v{version}  {tags.get('gate', '')}")

@@ -1,0 +1,164 @@
+"""Number formatting and reason sentences in ``en`` and ``zh-CN``.
+
+Sentences come from the catalog templates (:mod:`features.catalog`), filled with
+numbers formatted by the feature's unit:
+
+- ``days`` and counts (``orders``, ``products``, ``categories``): whole numbers
+  (a median can be a half, shown with one decimal);
+- ``currency``: thousands separators, no decimals from 10 up (and for 0), two below;
+- ``ratio`` (e.g. the overdue ratio): one decimal, ``4.1``;
+- ``share``: a percentage with one decimal, ``3.2%``;
+- ``tier``: the tier name (``low``/``medium``/``high``, ``低``/``中``/``高``).
+
+``{pct}`` is ``abs(value) * 100`` and ``{change}`` carries the direction ("fell"/"rose",
+"下降"/"上升"), so a decline reads "Spend in the last 90 days fell 62%" /
+"近 90 天消费额较前 90 天下降 62%". A missing reference renders
+as ``n/a`` / ``不详``; a missing *value* gets a sentence saying why it is missing
+(:data:`MISSING_SENTENCES`), because missingness can itself drive risk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from config.features import TIER_NAMES
+from features.catalog import BY_NAME, Feature
+
+LANGS: tuple[str, ...] = ("en", "zh-CN")
+_MISSING = {"en": "n/a", "zh-CN": "不详"}
+_TIER_ZH = {"low": "低", "medium": "中", "high": "高"}
+_COUNT_UNITS = {"orders", "products", "categories"}
+# The direction word of {change}: (fell, rose, no change).
+_CHANGE = {"en": ("fell", "rose", "changed"), "zh-CN": ("下降", "上升", "变化")}
+
+# What an "own" reference of a feature is measured in (the value's unit otherwise).
+OWN_REFERENCE_UNIT: dict[str, str] = {
+    "overdue_ratio": "days",
+    "orders_trend_90d": "orders",
+    "spend_trend_90d": "currency",
+    "aov_trend_90d": "currency",
+}
+
+
+# Sentences for a driving feature whose value is missing: missingness itself carries
+# risk in the model (a one-order customer has no usual gap), and "n/a days" reads badly.
+MISSING_SENTENCES: dict[str, tuple[str, str]] = {
+    "gap_mean_days": (
+        "Only one order so far: no usual order gap yet",
+        "目前仅下单一次，尚无固定的下单间隔",
+    ),
+    "gap_std_days": (
+        "Fewer than three orders: no steady order rhythm yet",
+        "下单少于三次，尚未形成稳定的下单节奏",
+    ),
+    "orders_trend_90d": (
+        "No orders in the 90 days before the last 90: no order trend yet",
+        "前一个 90 天内没有订单，无法计算下单趋势",
+    ),
+    "spend_trend_90d": (
+        "No spend in the 90 days before the last 90: no spend trend yet",
+        "前一个 90 天内没有消费，无法计算消费趋势",
+    ),
+    "aov_trend_90d": (
+        "No orders in one of the last two 90-day windows: no order-value trend",
+        "最近两个 90 天中有一个没有订单，无法计算客单价趋势",
+    ),
+    "category_shift_90d": (
+        "No spend in one of the last two 90-day windows: category mix not comparable",
+        "最近两个 90 天中有一个没有消费，无法比较品类结构",
+    ),
+    "return_rate_365d": (
+        "No completed spend in the last 365 days: return rate unknown",
+        "近 365 天没有完成的消费，无法计算退货率",
+    ),
+    "return_rate_trend_90d": (
+        "No completed spend in one of the last two 90-day windows: return trend unknown",
+        "最近两个 90 天中有一个没有完成的消费，无法计算退货趋势",
+    ),
+}
+_MISSING_GENERIC = ("{name}: no value", "{name}：无数据")
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+
+
+def format_number(value: float, unit: str, lang: str = "en") -> str:
+    """Format ``value`` for a sentence according to the catalog ``unit``."""
+    _check_lang(lang)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _MISSING[lang]
+    v = float(value)
+    if unit == "days":
+        return f"{v:,.0f}"
+    if unit in _COUNT_UNITS:
+        return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
+    if unit == "currency":
+        return f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.2f}"
+    if unit == "share":
+        return f"{v * 100:.1f}%"
+    if unit == "tier":
+        name = TIER_NAMES[min(max(round(v), 0), len(TIER_NAMES) - 1)]
+        return _TIER_ZH[name] if lang == "zh-CN" else name
+    return f"{v:,.1f}"  # ratio and anything else
+
+
+def format_pct(value: float, lang: str = "en") -> str:
+    """``abs(value) * 100``, one decimal below 10 and none from 10 up."""
+    if value is None or math.isnan(value):
+        return _MISSING[lang]
+    pct = abs(float(value)) * 100.0
+    return f"{pct:.0f}" if abs(pct) >= 10 else f"{pct:.1f}"
+
+
+def reference_unit(feature: Feature) -> str:
+    """Unit of the reference a feature is compared with in its sentence."""
+    if feature.reference == "own":
+        return OWN_REFERENCE_UNIT.get(feature.name, feature.unit)
+    return feature.unit
+
+
+def template_fields(feature: Feature, value: float, reference: float, lang: str) -> dict[str, str]:
+    """The template fields (``value``, ``reference``, ``ratio``, ``pct``, ``change``)."""
+    ratio = math.nan
+    if not (math.isnan(value) or math.isnan(reference)) and reference != 0:
+        ratio = value / reference
+    return {
+        "value": format_number(value, feature.unit, lang),
+        "reference": format_number(reference, reference_unit(feature), lang),
+        "ratio": format_number(ratio, "ratio", lang),
+        "pct": format_pct(value, lang),
+        "change": change_word(value, lang),
+    }
+
+
+def change_word(value: float, lang: str = "en") -> str:
+    """Direction of a relative change for ``{change}``: fell, rose or changed (zero)."""
+    fell, rose, flat = _CHANGE[lang]
+    if math.isnan(value) or value == 0:
+        return flat
+    return fell if value < 0 else rose
+
+
+def render_sentence(feature_name: str, value: float, reference: float, lang: str = "en") -> str:
+    """The catalog sentence of ``feature_name`` with real numbers, in ``lang``."""
+    _check_lang(lang)
+    feature = BY_NAME.get(feature_name)
+    if feature is None:
+        raise KeyError(f"feature {feature_name!r} is not in the catalog")
+    if math.isnan(float(value)):
+        en, zh = MISSING_SENTENCES.get(feature_name, _MISSING_GENERIC)
+        return (en if lang == "en" else zh).format(name=feature_name)
+    template = feature.template_en if lang == "en" else feature.template_zh
+    return template.format(**template_fields(feature, float(value), float(reference), lang))
+
+
+def render_many(
+    feature_name: str, values: Sequence[float], references: Sequence[float], lang: str
+) -> list[str]:
+    """:func:`render_sentence` over aligned sequences (one feature, many customers)."""
+    return [
+        render_sentence(feature_name, v, r, lang) for v, r in zip(values, references, strict=True)
+    ]

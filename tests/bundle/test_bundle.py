@@ -1,0 +1,105 @@
+"""The bundle owns its contract: written at training, verified and enforced at load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.synthetic_features import feature_params, synthetic_features
+from bundle.model import BOOSTER_FILE, BUNDLE_FILE, MANIFEST_FILE, BundleError, ChurnModel
+from config.features import ValueTiers
+from config.root import load_params
+from features.catalog import CATALOG_VERSION
+from features.reason_codes import REASON_CODES_VERSION
+from scoring.config import score_config
+from tests.serving.conftest import FEATURES, train_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def model() -> ChurnModel:
+    return train_model(seed=3, rounds=15)
+
+
+def test_round_trip_keeps_the_contract_and_the_predictions(model: ChurnModel, tmp_path: Path):
+    model.save(tmp_path / "b")
+    loaded = ChurnModel.load(tmp_path / "b")
+    assert loaded.contract() == model.contract()
+    assert loaded.contract()["catalog_version"] == CATALOG_VERSION
+    assert loaded.contract()["reason_codes_version"] == REASON_CODES_VERSION
+    assert loaded.horizon_days == feature_params().horizon_days
+    frame = synthetic_features(200, seed=5)
+    np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+
+
+@pytest.mark.parametrize("keep", [0.02, 0.5, 0.99])
+def test_a_truncated_booster_is_refused_before_lightgbm_reads_it(
+    model: ChurnModel, tmp_path: Path, keep: float
+):
+    model.save(tmp_path / "b")
+    booster = tmp_path / "b" / BOOSTER_FILE
+    data = booster.read_bytes()
+    booster.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(BundleError, match=r"booster\.txt does not match its manifest"):
+        ChurnModel.load(tmp_path / "b")
+
+
+def test_a_bundle_without_manifest_is_refused(model: ChurnModel, tmp_path: Path):
+    model.save(tmp_path / "b")
+    (tmp_path / "b" / MANIFEST_FILE).unlink()
+    with pytest.raises(BundleError, match=r"no manifest\.json"):
+        ChurnModel.load(tmp_path / "b")
+
+
+def _rewrite_meta(directory: Path, **updates: object) -> None:
+    """Change bundle.json and re-sign the manifest (a well-formed bundle of another contract)."""
+    import hashlib
+
+    meta = json.loads((directory / BUNDLE_FILE).read_text())
+    meta.update(updates)
+    data = json.dumps(meta).encode()
+    (directory / BUNDLE_FILE).write_bytes(data)
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    manifest[BUNDLE_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+def test_an_unknown_catalog_version_is_refused_with_a_clear_message(
+    model: ChurnModel, tmp_path: Path
+):
+    model.save(tmp_path / "b")
+    _rewrite_meta(tmp_path / "b", catalog_version="0.9.0")
+    with pytest.raises(BundleError, match=r"catalog version '0\.9\.0' cannot be served.*retrain"):
+        ChurnModel.load(tmp_path / "b")
+
+
+def test_save_replaces_an_older_bundle_whole(model: ChurnModel, tmp_path: Path):
+    other = train_model(seed=4, rounds=5)
+    other.save(tmp_path / "b")
+    model.save(tmp_path / "b")
+    assert ChurnModel.load(tmp_path / "b").booster.num_trees() == model.booster.num_trees()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no temporary debris
+
+
+def test_params_horizon_mismatch_is_reported_and_the_bundle_horizon_used(model: ChurnModel):
+    params = load_params(ROOT / "params.yaml")
+    changed = params.model_copy(
+        update={
+            "features": params.features.model_copy(
+                update={"horizon_days": model.horizon_days + 30,
+                        "value_tiers": ValueTiers(medium=1.0, high=2.0)}
+            )
+        }
+    )  # fmt: skip
+    problems = model.params_mismatch(changed.features)
+    assert len(problems) == 2
+    assert f"{model.horizon_days + 30} in params but {model.horizon_days}" in problems[0]
+    assert score_config(changed, model.horizon_days).horizon_days == model.horizon_days
+    online = model.feature_params(changed.features)
+    assert (online.horizon_days, online.value_tiers) == (model.horizon_days, model.value_tiers)
+    assert model.params_mismatch(params.features) == []
+    assert tuple(model.feature_names) == FEATURES

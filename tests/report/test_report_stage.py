@@ -1,0 +1,51 @@
+"""The report stage on a small synthetic workspace."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from report import report as report_stage
+from tests.scoring.conftest import report_args, write_params
+
+
+def test_report_has_every_section_and_real_images(report_path):
+    html = report_path.read_text(encoding="utf-8")
+    for anchor in ("data", "metrics", "reliability", "drivers", "root-cause", "top"):
+        assert f'id="{anchor}"' in html
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) >= 6
+    for img in images:
+        assert base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "rfm_logreg" in html and "0.7500" in html  # metrics.json was read
+    assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_report_in_chinese(pipeline_dir):
+    write_params(pipeline_dir / "params_zh.yaml", lang="zh-CN")
+    args = report_args(pipeline_dir, "report_zh.html")
+    args[1] = str(pipeline_dir / "params_zh.yaml")
+    report_stage.main(args)
+    html = (pipeline_dir / "reports" / "report_zh.html").read_text(encoding="utf-8")
+    assert "客户流失预警报告" in html and "高风险客户的主要原因分布" in html
+    assert 'lang="zh-CN"' in html
+
+
+@pytest.mark.slow
+def test_report_is_logged_to_mlflow(pipeline_dir, monkeypatch):
+    import mlflow
+
+    write_params(pipeline_dir / "params_mlflow.yaml", registry_enabled=True)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(pipeline_dir)  # MLflow puts a new experiment's artifacts in ./mlruns
+    args = report_args(pipeline_dir, "report_mlflow.html")
+    args[1] = str(pipeline_dir / "params_mlflow.yaml")
+    report_stage.main(args)
+    mlflow.set_tracking_uri(f"sqlite:///{pipeline_dir / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["churn"], output_format="list")
+    assert len(runs) == 1
+    files = [a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id, "reports")]
+    assert files == ["reports/report_mlflow.html"]
+    assert (pipeline_dir / "mlruns").is_dir()
