@@ -1,4 +1,4 @@
-"""Churn population and label (DESIGN.md "Churn definition").
+"""Churn population and label (docs/FEATURES.md, "Time discipline and labels").
 
 Population at cutoff ``T``: customers with at least one completed order in
 ``[T - lookback_days, T)``. Label: 1 when the customer has no completed order in

@@ -1,6 +1,6 @@
 """dvc.yaml is the wiring: every path a stage command names must be declared.
 
-Guards against "artifacts linked by naming conventions" (HOUSE_STYLE, rot #1): a stage
+Guards against "artifacts linked by naming conventions" (docs/architecture.md): a stage
 that reads or writes a path not listed in its deps/outs/metrics/plots would not rerun
 when that path changes, or would leave an output DVC does not know about.
 """
