@@ -19,7 +19,9 @@ import typer
 from mlflow import MlflowClient
 from rich.console import Console
 
-from config.base import read_params
+from bundle.model import BundleError
+from bundle.pyfunc import load_registered_bundle
+from config.root import load_params
 from config.training import RegistryParams
 from training.gate import promote as promote_version
 from training.tracking import resolve_tracking_uri
@@ -58,7 +60,7 @@ for _name, _module in STAGES.items():
 
 
 def _registry(params: Path) -> tuple[RegistryParams, str]:
-    registry = RegistryParams.model_validate(read_params(params).get("registry", {}))
+    registry = load_params(params).registry
     uri = resolve_tracking_uri(registry.tracking_uri, params.resolve().parent, os.environ)
     return registry, uri
 
@@ -77,11 +79,24 @@ def promote(
 
 @app.command()
 def status(params: ParamsOption = Path("params.yaml")) -> None:
-    """Show which versions hold the candidate and champion aliases, and their gate notes."""
+    """Show which versions hold the candidate and champion aliases, their gate notes and
+    contracts, and where PARAMS disagrees with a registered bundle (the bundle wins)."""
     registry, uri = _registry(params)
+    features = load_params(params).features
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     found = client.get_registered_model(registry.model_name)
     console.print(f"{registry.model_name} @ {uri}")
     for alias, version in sorted(found.aliases.items()):
         tags = client.get_model_version(registry.model_name, version).tags
         console.print(f"  @{alias}: v{version}  {tags.get('gate', '')}")
+        try:
+            model, _ = load_registered_bundle(uri, registry.model_name, alias)
+        except (LookupError, BundleError) as exc:
+            console.print(f"    [red]bundle cannot be served: {exc}[/]")
+            continue
+        console.print(
+            f"    horizon {model.horizon_days} days, catalog {model.catalog_version}, "
+            f"value tiers {model.value_tiers.model_dump()}"
+        )
+        for problem in model.params_mismatch(features):
+            console.print(f"    [yellow]params mismatch: {problem}[/]")

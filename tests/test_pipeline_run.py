@@ -62,3 +62,31 @@ def test_behavioural_checks_ran_on_the_candidate_and_are_in_mlflow(pipeline_run:
     assert run.data.metrics["behaviour.failed"] == sum(not c["passed"] for c in checks.values())
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert "behaviour.json" in artifacts
+
+
+def test_churn_status_reports_a_params_bundle_mismatch(pipeline_run: Path, tmp_path: Path) -> None:
+    """`churn status` names where params.yaml disagrees with a registered bundle."""
+    import yaml
+
+    raw = yaml.safe_load((pipeline_run / "params.yaml").read_text())
+    horizon = raw["features"]["horizon_days"]
+    raw["features"]["horizon_days"] = horizon + 30
+    changed = tmp_path / "params.yaml"
+    changed.write_text(yaml.safe_dump(raw))
+    churn = str(Path(sys.executable).parent / "churn")
+    env = pipeline_env(pipeline_run)
+    same = subprocess.run(
+        [churn, "status", "--params", str(pipeline_run / "params.yaml")],
+        env=env, capture_output=True, text=True, cwd=pipeline_run,
+    )  # fmt: skip
+    assert same.returncode == 0, same.stderr
+    assert f"horizon {horizon} days" in same.stdout and "mismatch" not in same.stdout
+    out = subprocess.run(
+        [churn, "status", "--params", str(changed)],
+        env=env, capture_output=True, text=True, cwd=pipeline_run,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert (
+        f"params mismatch: features.horizon_days is {horizon + 30} in params but {horizon}" in text
+    )
