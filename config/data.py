@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -108,10 +109,34 @@ class Lookup(Frozen):
     columns: tuple[str, ...] = Field(min_length=1)
 
 
+class DatabaseSource(Frozen):
+    """A SQL query on a database instead of a file (ingest/database.py).
+
+    The URL comes from the environment variable ``url_env`` (credentials never live in
+    params); ``url`` is accepted only without a password (e.g. a SQLite file, or
+    PostgreSQL with ``PGPASSWORD`` in the environment).
+    """
+
+    url_env: str | None = Field(default=None, min_length=1)
+    url: str | None = Field(default=None, min_length=1)
+    query: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_url_without_secret(self) -> DatabaseSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of 'url_env' (recommended) and 'url'")
+        if self.url is not None and urlsplit(self.url).password is not None:
+            raise ValueError(
+                "url holds a password: put the URL in an environment variable and name it "
+                "with 'url_env'"
+            )
+        return self
+
+
 class DataParams(Frozen):
     """The ``data`` section: where the export is and how it maps to canonical."""
 
-    source: str
+    source: str | DatabaseSource  # a file path or glob, or a SQL query on a database
     format: Literal["auto", "csv", "parquet"] = "auto"
     csv_delimiter: str = Field(default=",", min_length=1, max_length=4)
     csv_encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"

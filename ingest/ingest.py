@@ -25,9 +25,10 @@ from rich.console import Console
 from rich.text import Text
 
 from config.base import ParamsError
-from config.data import DataParams
+from config.data import DatabaseSource, DataParams
 from config.root import load_params
 from config.stage import setup_logging, stage_args
+from ingest.database import materialise, redacted
 from ingest.lookup import join_lookups
 from ingest.records import RecordError, ValidatedRecords, validate_records
 from ingest.rules import (
@@ -171,6 +172,14 @@ def _ingest(
     return report, problem
 
 
+def describe_source(params: DataParams) -> str:
+    """``data.source`` for messages and the report (a database URL without credentials)."""
+    if isinstance(params.source, DatabaseSource):
+        where = params.source.url_env or redacted(params.source.url or "")
+        return f"query on {where}"
+    return params.source
+
+
 def run_ingest(params: DataParams, orders: Path, quarantine: Path, report_path: Path) -> dict:
     """Ingest ``data.source`` into ``orders``/``quarantine`` and write the report.
 
@@ -182,11 +191,18 @@ def run_ingest(params: DataParams, orders: Path, quarantine: Path, report_path: 
         are still written so the cause can be inspected; ``orders`` is removed), or a
         broken row count.
     """
-    with tempfile.TemporaryDirectory(prefix="ingest-") as tmp, closing(connect(params, tmp)) as con:
-        try:
-            report, problem = _ingest(con, params, orders, quarantine)
-        except duckdb.Error as exc:
-            raise IngestError(f"reading {params.source!r} failed: {duckdb_message(exc)}") from exc
+    with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
+        described = describe_source(params)
+        if isinstance(params.source, DatabaseSource):
+            table = Path(tmp) / "database.parquet"
+            materialise(params.source, table)
+            params = params.model_copy(update={"source": str(table), "format": "parquet"})
+        with closing(connect(params, tmp)) as con:
+            try:
+                report, problem = _ingest(con, params, orders, quarantine)
+            except duckdb.Error as exc:
+                raise IngestError(f"reading {described} failed: {duckdb_message(exc)}") from exc
+        report["source"] = described
     write_report(report, report_path)
     if problem is not None:
         orders.unlink(missing_ok=True)

@@ -179,6 +179,8 @@ def open_source(con: duckdb.DuckDBPyConnection, params: DataParams) -> Source:
     Columns that ``data.lookups`` will add count as present here; the lookups
     themselves are checked when they are joined (:mod:`ingest.lookup`).
     """
+    if not isinstance(params.source, str):
+        raise IngestError("data.source: a database query must be materialised first")
     files = resolve_files(params.source)
     fmt = detect_format(files, params.format)
     for path in files:
