@@ -270,3 +270,23 @@ def check_servable(meta: dict[str, Any], src: Path | str) -> None:
             f"this code (it computes catalog {sorted(SERVABLE_CATALOG_VERSIONS)}); retrain "
             "with `dvc repro train` or serve a matching release"
         )
+
+
+def bundle_digest(directory: str | Path) -> str:
+    """SHA-256 of what a bundle *serves*: booster, calibrator, contract and references.
+
+    Built from the verified manifest digests plus ``bundle.json`` without its
+    ``metadata`` (training time, run ids, registry status change on every run), so
+    two trainings that produced the same model have the same digest and the registry
+    can reuse a version instead of adding an identical one.
+    """
+    src = Path(directory)
+    files = read_verified(src)
+    manifest = json.loads((src / MANIFEST_FILE).read_bytes())
+    served = {k: v for k, v in json.loads(files[BUNDLE_FILE]).items() if k != "metadata"}
+    content = {
+        BOOSTER_FILE: manifest[BOOSTER_FILE]["sha256"],
+        CALIBRATOR_FILE: manifest[CALIBRATOR_FILE]["sha256"],
+        BUNDLE_FILE: served,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

@@ -138,8 +138,12 @@ class DataParams(Frozen):
 
     source: str | DatabaseSource  # a file path or glob, or a SQL query on a database
     format: Literal["auto", "csv", "parquet"] = "auto"
-    csv_delimiter: str = Field(default=",", min_length=1, max_length=4)
-    csv_encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
+    csv_quote: str = Field(default='"', min_length=1, max_length=1)
+    csv_escape: str = Field(default='"', min_length=1, max_length=1)
+    csv_encoding: Literal["utf-8", "utf-16", "latin-1", "gbk", "gb18030"] = "utf-8"
+    csv_header: bool = True
+    csv_max_record_lines: int = Field(default=100, ge=1)
     decimal_separator: Literal[".", ","] = "."
     columns: ColumnMap
     lookups: tuple[Lookup, ...] = ()
@@ -147,6 +151,9 @@ class DataParams(Frozen):
     status: StatusRules = StatusRules()
     non_product_codes: NonProductCodes = NonProductCodes()
     data_end: str | None = None
+    min_date: str = "1990-01-01"
+    future_tolerance_days: int = Field(default=1, ge=0)
+    max_abs_amount: float = Field(default=1e9, gt=0)
     max_quarantine_share: float = Field(default=0.35, ge=0.0, le=1.0)
     memory_limit: str = "1GB"
 
@@ -157,12 +164,20 @@ class DataParams(Frozen):
             raise ValueError(f"date_format {value!r} has no strptime directive such as %Y")
         return value
 
-    @field_validator("data_end")
+    @field_validator("data_end", "min_date")
     @classmethod
     def _iso_date(cls, value: str | None) -> str | None:
         if value is not None:
             try:
                 datetime.fromisoformat(value)
             except ValueError as exc:
-                raise ValueError(f"data_end {value!r} is not an ISO date or datetime") from exc
+                raise ValueError(f"{value!r} is not an ISO date or datetime") from exc
         return value
+
+    @model_validator(mode="after")
+    def _csv_dialect(self) -> DataParams:
+        if self.csv_quote == self.csv_delimiter:
+            raise ValueError("csv_quote and csv_delimiter must differ")
+        if self.csv_delimiter in "\r\n" or self.csv_quote in "\r\n":
+            raise ValueError("csv_delimiter and csv_quote cannot be a line break")
+        return self

@@ -79,8 +79,11 @@ def feature_report(
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write to a temporary name, then rename: the API never reads a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
+    partial = path.with_name(f".{path.name}.partial")
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:

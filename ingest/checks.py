@@ -19,7 +19,7 @@ from typing import Any
 
 from config.data import DataParams
 from ingest.schema import STATUSES
-from ingest.sql import data_end_bound
+from ingest.sql import data_end_bound, plausible_range
 
 # Text timestamps DuckDB's TIMESTAMP/TIMESTAMPTZ casts accept: Y-M-D with - or /,
 # optional time (seconds, fraction), optional Z/UTC/+hh[:mm] offset.
@@ -190,10 +190,15 @@ def _bad(value: float | None) -> bool:
     return value is None or not math.isfinite(value)
 
 
-def checks(params: DataParams) -> dict[str, Callable[[Line], bool]]:
+def checks(params: DataParams, now: datetime | None = None) -> dict[str, Callable[[Line], bool]]:
     """Python twin of each :class:`~ingest.sql.Rule` condition, by check id."""
     bound = data_end_bound(params.data_end)
     low, high = datetime.min, datetime.max
+    earliest, latest = plausible_range(params, now)
+
+    def implausible_ts(line: Line) -> bool:
+        assert line.order_ts is not None
+        return line.order_ts < earliest or (latest is not None and line.order_ts > latest)
 
     def after_end(line: Line) -> bool:
         assert bound is not None and line.order_ts is not None
@@ -205,6 +210,8 @@ def checks(params: DataParams) -> dict[str, Callable[[Line], bool]]:
     return {
         "customer": lambda line: line.customer_id is None,
         "timestamp": lambda line: line.order_ts is None or not low <= line.order_ts <= high,
+        "plausible_ts": implausible_ts,
+        "plausible_amount": lambda line: abs(line.amount_raw or 0.0) > params.max_abs_amount,
         "quantity": lambda line: _bad(line.q),
         "unit_price": lambda line: _bad(line.p),
         "amount": lambda line: _bad(line.amount_raw),

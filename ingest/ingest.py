@@ -151,16 +151,18 @@ def _ingest(
     """Run every pass; return the report and the limit problem (if any)."""
     source = join_lookups(con, open_source(con, params), params)
     duplicates = find_duplicates(con, source)
-    classified = classified_sql(params, source.columns, "src", duplicates)
+    csv = source.fmt == "csv"
+    classified = classified_sql(params, source.columns, "src", duplicates, malformed=csv)
     con.execute(f"CREATE OR REPLACE TEMP VIEW classified AS {classified}")
     rows_in = int(_scalar(con, "SELECT count(*) FROM src"))
     columns = list(source.columns)
-    copy_parquet(con, quarantine_sql(columns, source.files, "classified"), quarantine)
+    copy_parquet(con, quarantine_sql(columns, source.files, "classified", csv=csv), quarantine)
     by_reason = quarantine_counts(con, quarantine, quarantine_names(columns)["reason"])
     report: dict[str, Any] = {
         "source": params.source,
         "files": len(source.files),
         "rows_in": rows_in,
+        "source_lines": source.lines,
         "rows_quarantined": sum(by_reason.values()),
         "quarantine_share": round(sum(by_reason.values()) / max(rows_in, 1), 6),
         "quarantined_by_reason": by_reason,

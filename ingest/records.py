@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import duckdb
@@ -102,6 +103,9 @@ def record_params(present: set[str], base: DataParams | None) -> DataParams:
         if codes_col
         else NonProductCodes(),
         data_end=base.data_end,
+        min_date=base.min_date,
+        future_tolerance_days=base.future_tolerance_days,
+        max_abs_amount=base.max_abs_amount,
     )
 
 
@@ -132,7 +136,9 @@ def _screen(records: Sequence[Any]) -> tuple[list[int], list[RecordError]]:
 
 
 def validate_records_sql(
-    records: Sequence[Mapping[str, Any]], data_params: DataParams | None = None
+    records: Sequence[Mapping[str, Any]],
+    data_params: DataParams | None = None,
+    now: datetime | None = None,
 ) -> ValidatedRecords:
     """:func:`validate_records` through the batch SQL (reference; ~10 ms per call)."""
     keep, errors, params, fields = _prepare(records, data_params)
@@ -141,7 +147,8 @@ def validate_records_sql(
     try:
         cursor.register(_RELATION, table)
         dups = f"({duplicate_keys_sql(_RELATION, fields, None)})"
-        classified = classified_sql(params, dict.fromkeys(fields, "VARCHAR"), _RELATION, dups)
+        dtypes = dict.fromkeys(fields, "VARCHAR")
+        classified = classified_sql(params, dtypes, _RELATION, dups, now=now)
         cols = ", ".join(f"__c_{c} AS {c}" for c in canonical_columns(params))
         result = cursor.execute(
             f"SELECT {ROW_COL} - 1 AS idx, __c_reason AS reason, __c_reason_column AS field, "
@@ -214,7 +221,9 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 
 
 def validate_records(
-    records: Sequence[Mapping[str, Any]], data_params: DataParams | None = None
+    records: Sequence[Mapping[str, Any]],
+    data_params: DataParams | None = None,
+    now: datetime | None = None,
 ) -> ValidatedRecords:
     """Check API order records with the ingest rules; return clean rows and errors.
 
@@ -226,7 +235,11 @@ def validate_records(
         ``category``, ``status`` (default ``completed``). Other keys are errors.
     data_params
         The ``data`` params whose status value map, cancelled prefix and non-product
-        codes (when their column maps to a canonical field) and ``data_end`` apply.
+        codes (when their column maps to a canonical field), ``data_end`` and the
+        plausibility bounds (``min_date``, ``future_tolerance_days``,
+        ``max_abs_amount``) apply.
+    now
+        Naive UTC "now" for the plausible-timestamp bound (default: the current time).
 
     Returns
     -------
@@ -236,7 +249,8 @@ def validate_records(
         ``errors``: one :class:`RecordError` per rejected record, sorted by index.
     """
     keep, errors, params, fields = _prepare(records, data_params)
-    ordered, tests = rules(params), checks(params)
+    now = now if now is not None else datetime.now(UTC).replace(tzinfo=None)
+    ordered, tests = rules(params, now), checks(params, now)
     seen: set[tuple[str | None, ...]] = set()
     rows = []
     for i in keep:

@@ -14,13 +14,17 @@ quarantine outputs are two complementary filters of the same relation.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from config.data import DataParams
+from ingest.csvread import LINE_COL, MALFORMED_COL, RAW_COL
 from ingest.source import FILE_COL, ROW_COL, ident, literal
 from ingest.sql import (
     Rule,
     blank_expr,
     customer_expr,
     data_end_condition,
+    implausible_ts_condition,
     mapped_status_expr,
     non_product_expr,
     number_expr,
@@ -30,6 +34,15 @@ from ingest.sql import (
 )
 
 DUPLICATE_COLUMN = "*"
+QUARANTINE_EXTRA = (
+    "reason",
+    "reason_column",
+    "source_file",
+    "source_row",
+    "source_line",
+    "raw_line",
+    "problem",
+)
 _NULL_TEXT = "CAST(NULL AS VARCHAR)"
 _NULL_NUMBER = "CAST(NULL AS DOUBLE)"
 # Python's datetime range: a year-99999 text parses in DuckDB but is no real date.
@@ -95,14 +108,20 @@ def _status_expr(params: DataParams) -> str:
     return f"CASE {' '.join(whens)} ELSE 'completed' END"
 
 
-def rules(params: DataParams) -> list[Rule]:
-    """Every applicable check, in the documented order of :data:`REASONS`."""
+def rules(params: DataParams, now: datetime | None = None) -> list[Rule]:
+    """Every applicable check, in the documented order of :data:`REASONS`.
+
+    ``now`` (naive UTC, default: the current time) bounds plausible timestamps when
+    ``data_end`` is unset.
+    """
     m = params.columns
     amount_col = m.amount or m.quantity or ""
     ts_range = f"NOT (__c_order_ts BETWEEN {_MIN_TS} AND {_MAX_TS})"
+    implausible = implausible_ts_condition(params, now)
     out = [
         Rule("missing_customer_id", "customer", "__c_customer_id IS NULL", m.customer_id),
         Rule("bad_timestamp", "timestamp", f"(__c_order_ts IS NULL OR {ts_range})", m.order_ts),
+        Rule("implausible_timestamp", "plausible_ts", implausible, m.order_ts),
     ]
     for check, var, col in (
         ("quantity", "__c_q", m.quantity),
@@ -112,6 +131,8 @@ def rules(params: DataParams) -> list[Rule]:
             out.append(Rule("bad_number", check, f"({var} IS NULL OR NOT isfinite({var}))", col))
     bad_amount = "(__c_amount_raw IS NULL OR NOT isfinite(__c_amount_raw))"
     out.append(Rule("bad_number", "amount", bad_amount, amount_col))
+    too_big = f"abs(__c_amount_raw) > {params.max_abs_amount!r}"
+    out.append(Rule("implausible_amount", "plausible_amount", too_big, amount_col))
     if m.status:
         out.append(Rule("unknown_status", "status", "__c_status IS NULL", m.status))
     sale = "__c_status = 'completed'"
@@ -134,20 +155,31 @@ def _case(pairs: list[tuple[str, str]]) -> str:
 
 
 def classified_sql(
-    params: DataParams, dtypes: dict[str, str], relation: str, duplicate_keys: str | None
+    params: DataParams,
+    dtypes: dict[str, str],
+    relation: str,
+    duplicate_keys: str | None,
+    *,
+    malformed: bool = False,
+    now: datetime | None = None,
 ) -> str:
     """Every line of ``relation`` with its canonical values and verdict (``__c_reason``).
 
     ``duplicate_keys`` names a relation with one column ``k`` holding the
     :func:`~ingest.sql.row_key` of every repeated copy of a line (first copy
-    excluded); ``None`` means the input has no duplicate lines.
+    excluded); ``None`` means the input has no duplicate lines. ``malformed``: the
+    relation has :data:`~ingest.csvread.MALFORMED_COL` (CSV), whose flagged lines
+    are quarantined first, as ``malformed_line``.
     """
     fields = _parsed_fields(params, dtypes)
     fields["__c_dup"] = (
         f"{row_key()} IN (SELECT k FROM {duplicate_keys})" if duplicate_keys else "false"
     )
     parsed = ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
-    checks = rules(params)
+    checks = rules(params, now)
+    if malformed:
+        flagged = f"{MALFORMED_COL} IS NOT NULL"
+        checks.insert(0, Rule("malformed_line", "malformed", flagged, DUPLICATE_COLUMN))
     verdict = _case([(r.condition, r.reason) for r in checks])
     blamed = _case([(r.condition, r.column) for r in checks])
     signed = "CASE WHEN __c_status = 'completed' THEN {0} ELSE -abs({0}) END"
@@ -180,7 +212,7 @@ def quarantine_names(source_columns: list[str]) -> dict[str, str]:
     """Names of the quarantine bookkeeping columns, underscored if the source has them."""
     taken = {c.lower() for c in source_columns}
     names = {}
-    for base in ("reason", "reason_column", "source_file", "source_row"):
+    for base in QUARANTINE_EXTRA:
         name = base
         while name.lower() in taken:
             name = "_" + name
@@ -188,16 +220,29 @@ def quarantine_names(source_columns: list[str]) -> dict[str, str]:
     return names
 
 
-def quarantine_sql(source_columns: list[str], files: tuple[str, ...], classified: str) -> str:
-    """Quarantined lines: the original source columns plus reason and location."""
+def quarantine_sql(
+    source_columns: list[str], files: tuple[str, ...], classified: str, *, csv: bool = False
+) -> str:
+    """Quarantined lines: the original source columns plus reason and location.
+
+    For CSV also ``source_line`` (physical line in the file, header = line 1) and, for
+    a malformed line, ``raw_line`` (its text) and ``problem`` (why it did not parse).
+    """
     names = quarantine_names(source_columns)
     original = ", ".join(ident(c) for c in source_columns)
     file_list = "[" + ", ".join(literal(f) for f in files) + "]"
+    extra = ""
+    if csv:
+        extra = (
+            f", {LINE_COL} AS {ident(names['source_line'])}, "
+            f"{RAW_COL} AS {ident(names['raw_line'])}, "
+            f"{MALFORMED_COL} AS {ident(names['problem'])}"
+        )
     return (
         f"SELECT {original}, __c_reason AS {ident(names['reason'])}, "
         f"__c_reason_column AS {ident(names['reason_column'])}, "
         f"{file_list}[{FILE_COL} + 1] AS {ident(names['source_file'])}, "
-        f"{ROW_COL} AS {ident(names['source_row'])} "
+        f"{ROW_COL} AS {ident(names['source_row'])}{extra} "
         f"FROM {classified} WHERE __c_reason IS NOT NULL"
     )
 

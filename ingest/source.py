@@ -19,12 +19,20 @@ from typing import Literal
 import duckdb
 
 from config.data import DataParams
+from ingest.csvread import (
+    FILE_COL,
+    LINE_COL,
+    MALFORMED_COL,
+    RAW_COL,
+    ROW_COL,
+    CsvReadError,
+    read_csv_file,
+)
 
 logger = logging.getLogger(__name__)
 
 EXPORT_VIEW = "src_export"
-FILE_COL = "__ingest_file"
-ROW_COL = "__ingest_row"
+BOOKKEEPING = (FILE_COL, ROW_COL, LINE_COL, MALFORMED_COL, RAW_COL)
 SourceFormat = Literal["csv", "parquet"]
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -41,6 +49,8 @@ class Source:
     files: tuple[str, ...]
     fmt: SourceFormat
     columns: dict[str, str]
+    lines: int | None = None  # CSV: physical lines, counted apart from the parser
+    malformed: int = 0  # CSV: records that did not parse (quarantined as malformed_line)
 
 
 def ident(name: str) -> str:
@@ -83,42 +93,49 @@ def detect_format(files: tuple[str, ...], declared: str) -> SourceFormat:
     return "csv" if kinds == {"csv"} else "parquet"
 
 
-def _file_select(index: int, path: str, fmt: SourceFormat, params: DataParams) -> str:
-    """One file as SELECT, tagged with its file index and 1-based row numbers."""
-    if fmt == "parquet":
-        reader = f"read_parquet({literal(path)}, file_row_number = true)"
-        return (
-            f"SELECT * EXCLUDE (file_row_number), {index} AS {FILE_COL}, "
-            f"file_row_number + 1 AS {ROW_COL} FROM {reader}"
-        )
-    # all_varchar: the sniffer would turn ids like 00123 into integers and guess
-    # dates; every cell is parsed by the mapping instead, with failures quarantined.
-    reader = (
-        f"read_csv({literal(path)}, header = true, all_varchar = true, "
-        f"delim = {literal(params.csv_delimiter)}, encoding = {literal(params.csv_encoding)})"
+def _file_select(index: int, path: str) -> str:
+    """One Parquet file as SELECT, tagged with its file index and 1-based row numbers."""
+    reader = f"read_parquet({literal(path)}, file_row_number = true)"
+    return (
+        f"SELECT * EXCLUDE (file_row_number), {index} AS {FILE_COL}, "
+        f"file_row_number + 1 AS {ROW_COL} FROM {reader}"
     )
-    # row_number() OVER () streams in scan order (insertion order is preserved).
-    return f"SELECT *, {index} AS {FILE_COL}, row_number() OVER () AS {ROW_COL} FROM {reader}"
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, sql: str, files: tuple[str, ...]) -> str:
-    """Parse CSV once into a table of the (disk-backed) database; later passes scan it.
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, files: tuple[str, ...], params: DataParams
+) -> tuple[str, int, int]:
+    """Parse every CSV file once (:mod:`ingest.csvread`) into a disk-backed table.
 
-    Ingest reads its source several times (duplicates, quarantine, clean); re-parsing
-    text each time would dominate the run.
+    Returns the SQL reading it, the physical lines and the malformed records. Ingest
+    reads its source several times (duplicates, quarantine, clean); re-parsing text
+    each time would dominate the run.
     """
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE staged_csv AS {sql}")
-    except duckdb.Error as exc:
-        shown = files[0] if len(files) == 1 else f"one of {len(files)} files ({files[0]}, ...)"
-        hint = " (check data.csv_delimiter and data.csv_encoding)"
-        raise IngestError(f"cannot read {shown}: {duckdb_message(exc)}{hint}") from exc
-    return "SELECT * FROM staged_csv"
+    lines = malformed = 0
+    selects = []
+    for index, path in enumerate(files):
+        try:
+            result, tables = read_csv_file(Path(path), index, params)
+        except CsvReadError as exc:
+            raise IngestError(str(exc)) from None
+        lines += result.lines
+        malformed += result.malformed
+        name = f"staged_csv_{index}"
+        for k, table in enumerate(tables):
+            con.register("csv_batch", table)
+            verb = f"CREATE OR REPLACE TABLE {name} AS" if k == 0 else f"INSERT INTO {name}"
+            con.execute(f"{verb} SELECT * FROM csv_batch")
+            con.unregister("csv_batch")
+        selects.append(f"(SELECT * FROM {name})")
+    con.execute(f"CREATE OR REPLACE TABLE staged_csv AS {' UNION ALL BY NAME '.join(selects)}")
+    for index in range(len(files)):
+        con.execute(f"DROP TABLE staged_csv_{index}")
+    return "SELECT * FROM staged_csv", lines, malformed
 
 
-def source_sql(files: tuple[str, ...], fmt: SourceFormat, params: DataParams) -> str:
-    """SQL for all files stacked by column name (a missing column reads as NULL)."""
-    selects = [_file_select(i, path, fmt, params) for i, path in enumerate(files)]
+def source_sql(files: tuple[str, ...]) -> str:
+    """SQL for all Parquet files stacked by column name (a missing column reads as NULL)."""
+    selects = [_file_select(i, path) for i, path in enumerate(files)]
     return "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects)
 
 
@@ -169,7 +186,7 @@ def check_columns(columns: dict[str, str], params: DataParams, where: str) -> No
     if missing:
         raise IngestError(
             f"column(s) missing from {where}: {'; '.join(missing)}. "
-            f"Source columns: {', '.join(c for c in columns if c not in (FILE_COL, ROW_COL))}"
+            f"Source columns: {', '.join(c for c in columns if c not in BOOKKEEPING)}"
         )
 
 
@@ -186,13 +203,15 @@ def open_source(con: duckdb.DuckDBPyConnection, params: DataParams) -> Source:
     for path in files:
         if not Path(path).stat().st_size:
             raise IngestError(f"source file {path!r} is empty")
-    sql = source_sql(files, fmt, params)
+    lines, malformed = None, 0
     if fmt == "csv":
-        sql = _stage_csv(con, sql, files)
+        sql, lines, malformed = _stage_csv(con, files, params)
+    else:
+        sql = source_sql(files)
     columns = _describe(con, sql, files, fmt)
     where = files[0] if len(files) == 1 else f"the {len(files)} files of {params.source!r}"
     joined = {c: "" for lookup in params.lookups for c in lookup.columns}
     check_columns(columns | joined, params, where)
     logger.info("reading %d %s file(s) from %s", len(files), fmt, params.source)
-    source_columns = {k: v for k, v in columns.items() if k not in (FILE_COL, ROW_COL)}
-    return Source(files=files, fmt=fmt, columns=source_columns)
+    source_columns = {k: v for k, v in columns.items() if k not in BOOKKEEPING}
+    return Source(files, fmt, source_columns, lines=lines, malformed=malformed)

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from config.data import DataParams
 from ingest.schema import STATUSES
 from ingest.source import FILE_COL, ROW_COL, IngestError, ident, literal
 
 REASONS: tuple[str, ...] = (
+    "malformed_line",
     "missing_customer_id",
     "bad_timestamp",
+    "implausible_timestamp",
     "bad_number",
+    "implausible_amount",
     "unknown_status",
     "nonpositive_price",
     "duplicate_line",
@@ -167,6 +170,28 @@ def data_end_condition(data_end: str | None) -> str | None:
         return None
     op = ">=" if bound[1] else ">"
     return f"__c_order_ts {op} TIMESTAMP {literal(bound[0].isoformat(sep=' '))}"
+
+
+def plausible_range(params: DataParams, now: datetime | None) -> tuple[datetime, datetime | None]:
+    """``[data.min_date, now + data.future_tolerance_days]`` for order timestamps.
+
+    The upper end is None when ``data_end`` is set: later lines are ``after_data_end``.
+    ``now`` (naive UTC) defaults to the current time.
+    """
+    low = datetime.fromisoformat(params.min_date).replace(tzinfo=None)
+    if params.data_end is not None:
+        return low, None
+    current = now if now is not None else datetime.now(UTC).replace(tzinfo=None)
+    return low, current + timedelta(days=params.future_tolerance_days)
+
+
+def implausible_ts_condition(params: DataParams, now: datetime | None) -> str:
+    """SQL for "before ``min_date`` or after now + tolerance" (see :func:`plausible_range`)."""
+    low, high = plausible_range(params, now)
+    cond = f"__c_order_ts < TIMESTAMP {literal(low.isoformat(sep=' '))}"
+    if high is not None:
+        cond += f" OR __c_order_ts > TIMESTAMP {literal(high.isoformat(sep=' '))}"
+    return f"({cond})"
 
 
 def row_key(prefix: str = "") -> str:

@@ -105,20 +105,28 @@ def score_snapshot(
 
 
 def write_outputs(batches: list[pd.DataFrame], scores: Path, csv: Path, top_k: int) -> int:
-    """Write the batches to one Parquet file and one CSV; return the row count."""
+    """Write the batches to one Parquet file and one CSV; return the row count.
+
+    Both go to temporary names first and are renamed into place at the end, so a
+    reader sees complete files only (an interrupted run leaves the old ones).
+    """
     scores.parent.mkdir(parents=True, exist_ok=True)
     csv.parent.mkdir(parents=True, exist_ok=True)
+    scores_tmp = scores.with_name(f".{scores.name}.partial")
+    csv_tmp = csv.with_name(f".{csv.name}.partial")
     writer: pq.ParquetWriter | None = None
     rows = 0
     for i, batch in enumerate(batches):
         table = pa.Table.from_pandas(batch, preserve_index=False).replace_schema_metadata(None)
-        writer = writer or pq.ParquetWriter(str(scores), table.schema)
+        writer = writer or pq.ParquetWriter(str(scores_tmp), table.schema)
         writer.write_table(table)
-        crm_frame(batch, top_k).to_csv(csv, index=False, mode="w" if i == 0 else "a",
+        crm_frame(batch, top_k).to_csv(csv_tmp, index=False, mode="w" if i == 0 else "a",
                                        header=i == 0, encoding="utf-8")  # fmt: skip
         rows += len(batch)
     if writer is not None:
         writer.close()
+        scores_tmp.replace(scores)
+        csv_tmp.replace(csv)
     return rows
 
 

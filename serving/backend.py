@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -140,7 +141,7 @@ class PipelineBackend:
         info["params_mismatch"] = list(params.mismatch)
         for problem in params.mismatch:
             logger.warning("params.yaml disagrees with the served bundle: %s", problem)
-        snapshot = pd.read_parquet(self.settings.snapshot_path)
+        snapshot = read_snapshot(self.settings.snapshot_path)
         reference = resolve_reference(model.reference, snapshot, model.feature_names)
         scorer = PipelineScorer(model, params, reference, order_columns(model.feature_names))
         return Loaded(scorer, snapshot, info, params.score.reasons.top_k)
@@ -157,6 +158,27 @@ class PipelineBackend:
         info = model_info(model, uri=s.model_uri, name=name, alias=alias)
         info["metrics"]["run"] = run_metrics(s.mlflow_tracking_uri, name, version)
         return model, info
+
+
+class SnapshotError(RuntimeError):
+    """The snapshot file is missing, partial or not a feature snapshot."""
+
+
+def read_snapshot(path: Path) -> pd.DataFrame:
+    """The latest feature snapshot, or :class:`SnapshotError` naming the file.
+
+    The ``features`` stage writes it to a temporary name and renames it into place, so
+    a reader sees the old or the new file; a truncated copy (no Parquet footer) or a
+    file of another kind is refused here, before anything is scored from it.
+    """
+    try:
+        snapshot = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for broken files
+        raise SnapshotError(f"snapshot {path}: unreadable ({exc})") from exc
+    missing = [c for c in ("customer_id", "cutoff") if c not in snapshot.columns]
+    if missing:
+        raise SnapshotError(f"snapshot {path}: not a feature snapshot (no column {missing})")
+    return snapshot
 
 
 def run_metrics(tracking_uri: str, name: str, version: str) -> dict[str, float] | None:

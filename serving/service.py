@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -127,6 +128,15 @@ class ServingState:
         return len(self.full)
 
 
+_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\](?:[^\s/\\:'\"]+[/\\])*([^\s/\\:'\"]+)")
+
+
+def public_reason(exc: BaseException) -> str:
+    """One line saying what is wrong, every file path cut to its last component."""
+    text = " ".join(_PATH.sub(r"\1", str(exc)).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
 def snapshot_as_of(snapshot: pd.DataFrame) -> datetime:
     """The snapshot's cutoff (one value for every row), as a naive datetime."""
     if "cutoff" not in snapshot.columns:
@@ -190,9 +200,13 @@ class ChurnService:
             try:
                 new = build_state(self._backend, self.options)
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                # the full text and traceback go to the server log; callers (and the
+                # key-less /readyz) get the reason with file names but no paths
+                self.last_error = public_reason(exc)
                 logger.exception("loading model and snapshot failed")
-                raise ReloadFailed(f"reload failed: {self.last_error}") from exc
+                raise ReloadFailed(
+                    f"reload failed, the previous model keeps serving: {self.last_error}"
+                ) from exc
             self._state = new  # a single reference assignment: the atomic swap
             self.last_error = None
         # Move the (large, long-lived) state out of the cyclic GC's sight: otherwise every

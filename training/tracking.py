@@ -8,6 +8,7 @@ resolved against the repository root passed in, never against the working direct
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,15 +18,17 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from bundle.model import ChurnModel
+from bundle.model import ChurnModel, bundle_digest
 from bundle.pyfunc import BUNDLE_ARTIFACT, ChurnPyfunc
 from config.training import RegistryParams
 
 logger = logging.getLogger(__name__)
 
 _SQLITE = "sqlite:///"
+DIGEST_TAG = "bundle_digest"
 _REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "mlflow", "pydantic")
 
 
@@ -71,6 +74,19 @@ def flatten(prefix: str, tree: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def reusable_version(client: MlflowClient, name: str, digest: str) -> str | None:
+    """The latest version of ``name`` when its bundle digest is ``digest``, else None."""
+    try:
+        found = client.search_model_versions(
+            f"name = '{name}'", order_by=["version_number DESC"], max_results=1
+        )
+    except MlflowException:  # no registered model yet
+        return None
+    if found and found[0].tags.get(DIGEST_TAG) == digest:
+        return str(found[0].version)
+    return None
+
+
 def log_and_register(
     uri: str,
     registry: RegistryParams,
@@ -85,8 +101,16 @@ def log_and_register(
 ) -> tuple[str, str]:
     """Log one training run and register the bundle as ``registry.model_name``.
 
+    The bundle is verified (manifest digests) before anything is logged, and the
+    version is registered only after every artifact of the run is logged. When the
+    latest version holds the same bundle (:func:`bundle.model.bundle_digest`, kept as
+    the ``bundle_digest`` version tag), that version is reused and none is added. An
+    exception, or a SIGINT/SIGTERM turned into one (:func:`fail_runs_on_signals`),
+    ends the run as FAILED.
+
     Returns ``(run_id, model_version)``.
     """
+    digest = bundle_digest(bundle_dir)  # raises BundleError for a partial bundle
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -100,22 +124,53 @@ def log_and_register(
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
         mlflow.log_metrics(numeric)
-        mlflow.set_tags(dict(tags))
+        mlflow.set_tags({**tags, DIGEST_TAG: digest})
         for fig in figures:
             mlflow.log_artifact(str(fig), artifact_path="plots")
         for name, document in (documents or {}).items():
             mlflow.log_dict(document, name)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ChurnPyfunc(),
-            artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
-            signature=signature,
-            input_example=example,
-            registered_model_name=registry.model_name,
-            pip_requirements=_requirements(),
-        )
-    model_version = str(info.registered_model_version)
+        reused = reusable_version(client, registry.model_name, digest)
+        if reused is not None:
+            mlflow.set_tag("reused_model_version", reused)
+            model_version = reused
+        else:
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=ChurnPyfunc(),
+                artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+                signature=signature,
+                input_example=example,
+                pip_requirements=_requirements(),
+            )
+            registered = mlflow.register_model(
+                info.model_uri, registry.model_name, tags={DIGEST_TAG: digest}
+            )
+            model_version = str(registered.version)
+    verb = "reused" if reused is not None else "registered"
     logger.info(
-        "MLflow run %s registered %s v%s", run.info.run_id, registry.model_name, model_version
+        "MLflow run %s %s %s v%s", run.info.run_id, verb, registry.model_name, model_version
     )
     return run.info.run_id, model_version
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGINT arrived: unwinds like KeyboardInterrupt so open runs end FAILED."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def fail_runs_on_signals() -> None:
+    """Make SIGTERM and SIGINT raise :class:`Terminated` in the main thread.
+
+    The default SIGTERM kills the process on the spot, leaving the MLflow run RUNNING
+    forever; raised as an exception it passes through ``with mlflow.start_run()``,
+    which ends the run FAILED.
+    """
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _raise)

@@ -34,7 +34,12 @@ from training.metrics import probability_metrics
 from training.pipeline import evaluate_frame, feature_columns, fit_all, score_frame
 from training.plots import curve_tables, write_pngs
 from training.split import CutoffSplit, make_split, part
-from training.tracking import log_and_register, resolve_tracking_uri
+from training.tracking import (
+    Terminated,
+    fail_runs_on_signals,
+    log_and_register,
+    resolve_tracking_uri,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
     args = stage_args(argv, __doc__, "snapshots", "model-dir", "baselines", "report")
     setup_logging()
+    fail_runs_on_signals()
     cfg = load_params(args.params)
     root = args.params.resolve().parent
     uri = (
@@ -196,14 +202,20 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.registry.enabled
         else None
     )
-    result = run(
-        cfg,
-        pd.read_parquet(args.snapshots),
-        args.model_dir,
-        args.baselines,
-        uri,
-        datetime.now(UTC).isoformat(timespec="seconds"),
-    )
+    try:
+        result = run(
+            cfg,
+            pd.read_parquet(args.snapshots),
+            args.model_dir,
+            args.baselines,
+            uri,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    except Terminated as exc:
+        Console(stderr=True).print(
+            f"[bold red]train interrupted ({exc}); the MLflow run is FAILED[/]"
+        )
+        return 128 + exc.signum
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(result, indent=2, default=str))
     reg = result["registry"]

@@ -1,0 +1,119 @@
+"""Training that cleans up: failed runs end FAILED, identical bundles reuse a version.
+
+Before: a SIGTERM during MLflow logging left the run RUNNING forever (the default
+handler kills the process on the spot), and every rerun registered a byte-identical
+model as a new version.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from bundle.model import ChurnModel, bundle_digest
+from config.training import RegistryParams
+from tests.serving.conftest import snapshot as make_snapshot
+from tests.serving.conftest import train_model
+from training.tracking import DIGEST_TAG, Terminated, fail_runs_on_signals, log_and_register
+
+NAME = "churn-lgbm"
+
+
+@pytest.fixture()
+def uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.fixture()
+def signals() -> Iterator[None]:
+    """Restore the process's SIGTERM/SIGINT handlers after the test."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def _log(uri: str, bundle: Path, model: ChurnModel) -> tuple[str, str]:
+    example = make_snapshot(n=5).loc[:, list(model.feature_names)]
+    return log_and_register(
+        uri, RegistryParams(), bundle, model, example, params={"seed": 1},
+        metrics={"roc_auc": 0.7}, tags={"t": "x"}, figures=[], documents={"b.json": {"a": 1}},
+    )  # fmt: skip
+
+
+def _runs(uri: str) -> pd.DataFrame:
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(search_all_experiments=True)
+
+
+def _versions(uri: str) -> list[str]:
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        return sorted(str(v.version) for v in client.search_model_versions(f"name = '{NAME}'"))
+    except Exception:
+        return []
+
+
+def test_an_identical_bundle_reuses_the_version(uri: str, tmp_path: Path) -> None:
+    model = train_model(seed=1)
+    first = model.save(tmp_path / "a")
+    _, v1 = _log(uri, first, model)
+    # a rerun: same model, new training time and run metadata
+    again = model.with_metadata(trained_at="later", model_version="x")
+    second = again.save(tmp_path / "b")
+    assert bundle_digest(first) == bundle_digest(second)
+    _, v2 = _log(uri, second, again)
+    assert v1 == v2 == "1" and _versions(uri) == ["1"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert client.get_model_version(NAME, "1").tags[DIGEST_TAG] == bundle_digest(first)
+    other = train_model(seed=2)
+    _, v3 = _log(uri, other.save(tmp_path / "c"), other)
+    assert v3 == "2" and _versions(uri) == ["1", "2"]
+    assert list(_runs(uri)["status"]) == ["FINISHED"] * 3
+
+
+def test_sigterm_during_logging_ends_the_run_failed(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signals: None
+) -> None:
+    model = train_model(seed=1)
+    bundle = model.save(tmp_path / "a")
+    fail_runs_on_signals()
+    monkeypatch.setattr(mlflow, "log_dict", lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    with pytest.raises(Terminated):
+        _log(uri, bundle, model)
+    assert list(_runs(uri)["status"]) == ["FAILED"]
+    assert _versions(uri) == []  # nothing registered from an interrupted run
+
+
+def test_an_exception_ends_the_run_failed_and_registers_nothing(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = train_model(seed=1)
+    bundle = model.save(tmp_path / "a")
+
+    def broken(*_: object, **__: object) -> None:
+        raise OSError("artifact store full")
+
+    monkeypatch.setattr(mlflow.pyfunc, "log_model", broken)
+    with pytest.raises(OSError, match="artifact store full"):
+        _log(uri, bundle, model)
+    assert list(_runs(uri)["status"]) == ["FAILED"]
+    assert _versions(uri) == []
+
+
+def test_a_partial_bundle_is_never_logged(uri: str, tmp_path: Path) -> None:
+    model = train_model(seed=1)
+    bundle = model.save(tmp_path / "a")
+    booster = bundle / "booster.txt"
+    booster.write_bytes(booster.read_bytes()[:50])
+    with pytest.raises(Exception, match=r"booster\.txt does not match"):
+        _log(uri, bundle, model)
+    assert _runs(uri).empty and _versions(uri) == []
