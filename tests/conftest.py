@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.repo_copy import copy_repo, pipeline_env
+from tests import hypothesis_profiles
+
+hypothesis_profiles.load()
 
 ROOT = Path(__file__).resolve().parents[1]
 

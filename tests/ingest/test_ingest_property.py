@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from config.data import DataParams
 from ingest.ingest import IngestError, run_ingest
+from tests.hypothesis_profiles import examples
 
 COLUMNS = ("cust", "ts", "qty", "price", "code", "status")
 _TEXT = st.text(alphabet="abcXYZ019 -.:/", max_size=6)
@@ -104,7 +105,7 @@ def _check_schema(orders: pd.DataFrame) -> None:
         assert row.product_id != "POST"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), suppress_health_check=[HealthCheck.too_slow])
 @given(rows=exports(), fmt=st.sampled_from(["csv", "parquet"]), with_status=st.booleans())
 def test_rows_in_equals_clean_plus_quarantined_and_clean_rows_obey_schema(
     rows: list[dict[str, Any]], fmt: str, with_status: bool

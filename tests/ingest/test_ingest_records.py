@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -16,6 +14,7 @@ from config.data import DataParams
 from ingest.checks import number, timestamp
 from ingest.ingest import RecordError, validate_records
 from ingest.records import validate_records_sql
+from tests.hypothesis_profiles import examples
 
 RETAIL = DataParams.model_validate(
     {
@@ -190,7 +189,7 @@ RECORDS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow])
 @given(records=RECORDS, use_params=st.booleans())
 def test_fast_path_agrees_with_the_batch_sql(
     records: list[dict[str, Any]], use_params: bool
@@ -201,18 +200,17 @@ def test_fast_path_agrees_with_the_batch_sql(
     pd.testing.assert_frame_equal(fast.frame, reference.frame)
 
 
-def test_two_hundred_records_take_a_few_milliseconds() -> None:
+def test_two_hundred_records_are_all_kept_with_their_amounts() -> None:
+    """Correctness only: the timing lives in benchmarks (bench_serving, 200 raw orders)."""
     records = [
         _rec(customer_id=f"c{i % 7}", order_ts=f"2011-03-{1 + i % 28:02d}T10:{i % 60:02d}",
              quantity=1 + i % 3, unit_price=2.5, amount=None, product_id=f"P{i}", status="done")
         for i in range(200)
     ]  # fmt: skip
-    validate_records(records, RETAIL)
-    timings = []
-    for _ in range(15):
-        start = time.perf_counter()
-        result = validate_records(records, RETAIL)
-        timings.append(time.perf_counter() - start)
-    assert len(result.frame) == 200 and not result.errors
-    # a few ms on an idle core; the bound leaves room for a busy shared CI machine
-    assert statistics.median(timings) < 0.025
+    result = validate_records(records, RETAIL)
+    assert not result.errors
+    frame = result.frame
+    assert frame["product_id"].tolist() == [f"P{i}" for i in range(200)]
+    assert frame["amount"].tolist() == [2.5 * (1 + i % 3) for i in range(200)]
+    assert (frame["status"] == "completed").all()
+    assert frame["customer_id"].tolist() == [f"c{i % 7}" for i in range(200)]

@@ -19,6 +19,7 @@ from schemathesis import checks
 from schemathesis.openapi import from_dict
 
 from serving.app import create_app
+from tests.hypothesis_profiles import examples
 from tests.serving.conftest import CLIENT_KEY, SyntheticBackend, make_settings, train_model
 from tests.serving.conftest import snapshot as make_snapshot
 
@@ -55,7 +56,7 @@ def test_api_conforms_to_its_schema(fuzz_client: TestClient) -> None:
         cases = operation.as_strategy(generation_mode=mode)
 
         @given(case=cases, known=st.sampled_from([None, *KNOWN_IDS]))
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=examples(25), suppress_health_check=list(HealthCheck))
         def run(case: schemathesis.Case, known: str | None) -> None:
             if known is not None and case.path_parameters and "customer_id" in case.path_parameters:
                 case.path_parameters["customer_id"] = known  # reach real answers too

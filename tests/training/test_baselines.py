@@ -9,9 +9,14 @@ import pytest
 from lifetimes import BetaGeoFitter
 from scipy import integrate, stats
 
+from config.root import load_params
 from config.scoring import RulesParams
-from config.training import BaselineParams
+from config.training import BaselineParams, SplitParams, TrainParams, TuningParams
 from training.baselines import Baselines, BGNBDBaseline, bgnbd_inputs, fit_baselines
+from training.pipeline import fit_all
+from training.split import make_split, part
+
+from .conftest import ROOT
 
 MODEL = BGNBDBaseline(r=0.5, alpha=30.0, a=0.1, b=2.0, unit_days=1.0, horizon_days=90.0)
 
@@ -74,3 +79,27 @@ def test_fit_and_round_trip(snapshots: pd.DataFrame) -> None:
 def test_missing_feature_is_named() -> None:
     with pytest.raises(KeyError, match="tenure_days"):
         bgnbd_inputs(pd.DataFrame({"orders_lifetime": [1]}), 1.0)
+
+
+def test_fit_all_fits_the_baselines_on_training_rows_only(snapshots: pd.DataFrame) -> None:
+    """Baselines from ``fit_all`` equal baselines fitted on the training cutoffs alone,
+    and not those fitted on training + validation (or all) rows."""
+    cfg = load_params(ROOT / "params.yaml").model_copy(
+        update={
+            "seed": 0,
+            "split": SplitParams(),
+            "train": TrainParams(num_boost_round=20, early_stopping_rounds=5, num_threads=1),
+            "tuning": TuningParams(enabled=False),
+        }
+    )
+    split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
+    fitted = fit_all(snapshots, split, cfg)
+    horizon = cfg.features.horizon_days
+
+    def fit_on(frame: pd.DataFrame) -> dict:
+        return fit_baselines(frame, cfg.baselines, cfg.rules, horizon).to_dict()
+
+    assert fitted.baselines.to_dict() == fit_on(part(snapshots, split.train))
+    wider = part(snapshots, (*split.train, split.valid))
+    assert fitted.baselines.to_dict() != fit_on(wider)
+    assert fitted.baselines.to_dict() != fit_on(snapshots)

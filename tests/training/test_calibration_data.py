@@ -9,9 +9,9 @@ import pytest
 from config.root import load_params
 from config.training import EvaluateParams, RegistryParams, SplitParams, TrainParams, TuningParams
 from training.calibration_data import calibration_data, customer_folds, forward_cutoffs
-from training.model import fit_booster
+from training.model import fit_booster, fit_fixed
 from training.pipeline import feature_columns, fit_all, select_grid, selection_splits
-from training.split import labelled_cutoffs, make_split, part
+from training.split import CutoffSplit, labelled_cutoffs, make_split, part
 
 from .conftest import ROOT, make_snapshots
 
@@ -50,10 +50,29 @@ def test_forward_cutoffs_keep_every_label_window_before_the_test_cutoff(
         assert train and all(t + horizon <= c for t in train)
 
 
+def test_forward_cutoffs_by_hand() -> None:
+    # cutoffs 30 days apart, H = 90, test = c8: c + 90 <= c8 allows c <= c5 (c5 exactly);
+    # c needs a training cutoff t with t + 90 <= c, so c3 (t = c0) is the first usable one
+    c = [pd.Timestamp("2021-01-01") + pd.Timedelta(days=30 * k) for k in range(9)]
+    split = CutoffSplit(train=(c[0], c[1]), valid=c[5], test=c[8])
+    assert forward_cutoffs(c, split, 90, k=3) == [
+        (c[3], (c[0],)),
+        (c[4], (c[0], c[1])),
+        (c[5], (c[0], c[1], c[2])),
+    ]
+    assert forward_cutoffs(c, split, 90, k=2) == [(c[4], (c[0], c[1])), (c[5], (c[0], c[1], c[2]))]
+    assert forward_cutoffs(c, split, 91, k=5) == [(c[4], (c[0],))]  # c5 + 91 > c8
+
+
+def _margin(booster: object, frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    return booster.predict(frame.loc[:, names].to_numpy(dtype=np.float64), raw_score=True)  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("source", ["validation", "forward", "grouped_oof"])
-def test_calibration_data_never_includes_the_test_cutoff(
+def test_calibration_margins_are_out_of_sample_and_recomputable(
     long_snapshots: pd.DataFrame, source: str
 ) -> None:
+    """Each source's margins, recomputed here from the models it is meant to use."""
     snapshots = long_snapshots
     names = feature_columns(snapshots)
     split = make_split(snapshots, 90, SplitParams())
@@ -62,16 +81,33 @@ def test_calibration_data_never_includes_the_test_cutoff(
         part(snapshots, split.train), part(snapshots, split.valid), names, params, 0
     )
     data = calibration_data(snapshots, split, names, params, 0, booster, 90)
-    assert split.test not in data.cutoffs
-    assert data.margin.shape == data.label.shape and np.isfinite(data.margin).all()
-    expected_rows = {
-        "validation": len(part(snapshots, split.valid)),
-        "grouped_oof": len(part(snapshots, split.train)),
-        "forward": len(part(snapshots, data.cutoffs)),
-    }[source]
-    assert data.label.size == expected_rows
-    again = calibration_data(snapshots, split, names, params, 0, booster, 90)
-    np.testing.assert_array_equal(again.margin, data.margin)
+    n_trees = int(booster.num_trees())
+    cutoffs = labelled_cutoffs(snapshots)  # nine, 30 days apart; test = cutoffs[8]
+    if source == "validation":
+        valid = part(snapshots, split.valid)
+        assert data.cutoffs == (split.valid,) == (cutoffs[5],)
+        np.testing.assert_array_equal(data.margin, _margin(booster, valid, names))
+        np.testing.assert_array_equal(data.label, valid["label"].to_numpy())
+    elif source == "forward":
+        assert data.cutoffs == (cutoffs[3], cutoffs[4], cutoffs[5])
+        expected, labels = [], []
+        for k, c in enumerate(data.cutoffs):
+            helper = fit_fixed(part(snapshots, tuple(cutoffs[: k + 1])), names, params, 0, n_trees)
+            expected.append(_margin(helper, part(snapshots, c), names))
+            labels.append(part(snapshots, c)["label"].to_numpy())
+        np.testing.assert_allclose(data.margin, np.concatenate(expected), rtol=1e-12)
+        np.testing.assert_array_equal(data.label, np.concatenate(labels))
+    else:
+        train = part(snapshots, split.train).reset_index(drop=True)
+        assert data.cutoffs == split.train
+        np.testing.assert_array_equal(data.label, train["label"].to_numpy())
+        expected = np.full(len(train), np.nan)
+        for fit_idx, held_idx in customer_folds(train["customer_id"], params.calibration_folds):
+            helper = fit_fixed(train.iloc[fit_idx], names, params, 0, n_trees)
+            expected[held_idx] = _margin(helper, train.iloc[held_idx], names)
+        np.testing.assert_allclose(data.margin, expected, rtol=1e-12)
+        # out of sample: the main booster's in-sample margins are not what it returned
+        assert not np.allclose(data.margin, _margin(booster, train, names))
 
 
 def test_forward_without_an_earlier_training_cutoff_is_a_clear_error(
