@@ -3,6 +3,8 @@
     churn train -- --params params.yaml --snapshots ... (any stage's own arguments)
     churn promote --version 3          # operator override: make v3 the champion
     churn status                        # which versions hold candidate / champion
+    churn alerts -- --params params.yaml --scores ...   # the alert worklist stage
+    churn outcomes import FILE.csv      # follow-up outcomes from a CRM spreadsheet
 
 Stage commands pass their extra arguments straight to the stage module's ``main``, so
 the CLI and ``dvc.yaml`` run exactly the same code.
@@ -19,7 +21,10 @@ import typer
 from mlflow import MlflowClient
 from rich.console import Console
 
+from alerts.outcomes import ImportError_, import_outcomes
+from alerts.store import open_store, resolve_db_url
 from config.base import read_params
+from config.root import load_params
 from config.training import RegistryParams
 from training.gate import promote as promote_version
 from training.tracking import resolve_tracking_uri
@@ -35,6 +40,7 @@ STAGES = {
     "evaluate": "training.evaluate",
     "report": "report.report",
     "score": "scoring.score",
+    "alerts": "alerts.alerts",
 }
 
 
@@ -85,3 +91,27 @@ def status(params: ParamsOption = Path("params.yaml")) -> None:
     for alias, version in sorted(found.aliases.items()):
         tags = client.get_model_version(registry.model_name, version).tags
         console.print(f"  @{alias}: v{version}  {tags.get('gate', '')}")
+
+
+outcomes_app = typer.Typer(help="Follow-up outcomes from the CRM.", no_args_is_help=True)
+app.add_typer(outcomes_app, name="outcomes")
+
+
+@outcomes_app.command("import")
+def import_file(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: alert_id|customer_id, action, contacted_at, result[, note]")
+    ],
+    params: Annotated[Path, typer.Option(help="params file (alerts.db_url)")] = Path("params.yaml"),
+) -> None:
+    """Import outcomes from FILE (idempotent on alert_id + contacted_at)."""
+    cfg = load_params(params).alerts
+    store = open_store(resolve_db_url(cfg.db_url, params.resolve().parent))
+    try:
+        result = import_outcomes(store, file)
+    except ImportError_ as exc:
+        console.print(f"[red]not imported: {exc}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        store.engine.dispose()
+    console.print(f"{result.created} outcomes stored, {result.duplicates} already there")
