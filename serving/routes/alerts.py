@@ -17,7 +17,7 @@ from serving.alert_schemas import (
     Performance,
 )
 from serving.alert_service import AlertService
-from serving.routes.deps import require_client_key
+from serving.routes.deps import MetricsDep, require_client_key
 from serving.schemas import MAX_ID_LENGTH, ErrorBody
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -75,6 +75,8 @@ async def post_outcome(service: AlertServiceDep, request: OutcomeRequest) -> JSO
 
 
 @router.get("/alerts/performance", response_model=Performance, tags=["alerts"])
-async def alert_performance(service: AlertServiceDep) -> JSONResponse:
+async def alert_performance(service: AlertServiceDep, metrics: MetricsDep) -> JSONResponse:
     """Hit rate, recall, retention and uplift vs control, overall and by segment."""
-    return JSONResponse(await run_in_threadpool(service.performance))
+    result = await run_in_threadpool(service.performance)
+    metrics.set_alert_performance(result)
+    return JSONResponse(result)

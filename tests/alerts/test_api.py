@@ -163,3 +163,6 @@ def test_performance_answers_in_its_schema(api: TestClient, seeded: pd.DataFrame
     assert body["measured_alerts"] == len(seeded)  # due 2012-03-09 <= data end
     assert body["overall"]["treatment"] + body["overall"]["control"] == len(seeded)
     assert {"reason_family", "action", "owner", "value_tier"} == set(body["by"])
+    gauges = api.get("/metrics").text
+    assert 'churn_alerts_performance{segment="all",stat="alerts",value="all"}' in gauges
+    assert 'segment="reason_family",stat="retention_treatment",value="ORDER_CYCLE"' in gauges
