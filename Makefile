@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/dvc repro
 
-PY_SOURCES := config ingest features bundle training scoring report serving cli tests benchmarks
+PY_SOURCES := config ingest features bundle training scoring report alerts serving cli tests benchmarks
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_SOURCES)

@@ -42,8 +42,10 @@ def copy_repo(dst: Path) -> Path:
 def pipeline_env(repo: Path) -> dict[str, str]:
     """Environment for stages in ``repo``: this venv first on PATH, a private MLflow store."""
     bindir = str(Path(sys.executable).parent)
+    # the alerts stage writes to the copy's own SQLite file, never a shared database
+    outer = {k: v for k, v in os.environ.items() if k not in ("CHURN_DB_URL", "CHURN_WEBHOOK_URL")}
     return {
-        **os.environ,
+        **outer,
         "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
         "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
         "DVC_NO_ANALYTICS": "1",

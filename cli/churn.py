@@ -3,6 +3,8 @@
     churn train -- --params params.yaml --snapshots ... (any stage's own arguments)
     churn promote --version 3          # operator override: make v3 the champion
     churn status                        # which versions hold candidate / champion
+    churn alerts -- --params params.yaml --scores ...   # the alert worklist stage
+    churn outcomes import FILE.csv      # follow-up outcomes from a CRM spreadsheet
 
 Stage commands pass their extra arguments straight to the stage module's ``main``, so
 the CLI and ``dvc.yaml`` run exactly the same code.
@@ -19,6 +21,8 @@ import typer
 from mlflow import MlflowClient
 from rich.console import Console
 
+from alerts.outcomes import ImportError_, import_outcomes
+from alerts.store import open_store, resolve_db_url
 from bundle.model import BundleError
 from bundle.pyfunc import load_registered_bundle
 from config.root import load_params
@@ -37,6 +41,7 @@ STAGES = {
     "evaluate": "training.evaluate",
     "report": "report.report",
     "score": "scoring.score",
+    "alerts": "alerts.alerts",
 }
 
 
@@ -100,3 +105,27 @@ def status(params: ParamsOption = Path("params.yaml")) -> None:
         )
         for problem in model.params_mismatch(features):
             console.print(f"    [yellow]params mismatch: {problem}[/]")
+
+
+outcomes_app = typer.Typer(help="Follow-up outcomes from the CRM.", no_args_is_help=True)
+app.add_typer(outcomes_app, name="outcomes")
+
+
+@outcomes_app.command("import")
+def import_file(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: alert_id|customer_id, action, contacted_at, result[, note]")
+    ],
+    params: Annotated[Path, typer.Option(help="params file (alerts.db_url)")] = Path("params.yaml"),
+) -> None:
+    """Import outcomes from FILE (idempotent on alert_id + contacted_at)."""
+    cfg = load_params(params).alerts
+    store = open_store(resolve_db_url(cfg.db_url, params.resolve().parent))
+    try:
+        result = import_outcomes(store, file)
+    except ImportError_ as exc:
+        console.print(f"[red]not imported: {exc}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        store.engine.dispose()
+    console.print(f"{result.created} outcomes stored, {result.duplicates} already there")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from config.alerts import AlertsParams
 from config.base import Frozen, ParamsError, read_params
 from config.data import DataParams
 from config.features import FeatureParams
@@ -44,6 +45,7 @@ class Params(Frozen):
     risk: RiskParams
     score: ScoreParams = ScoreParams()
     report: ReportParams = ReportParams()
+    alerts: AlertsParams = AlertsParams()
 
 
 SECTIONS: tuple[str, ...] = tuple(name for name in Params.model_fields if name != "seed")

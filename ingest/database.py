@@ -67,7 +67,8 @@ def _connect(url: str) -> Any:
             return sqlite.connect(path)
         import adbc_driver_postgresql.dbapi as postgresql
 
-        return postgresql.connect(url.replace("postgres://", "postgresql://", 1))
+        # libpq takes postgresql://; accept SQLAlchemy-style driver suffixes too
+        return postgresql.connect("postgresql" + url[url.index("://") :])
     except IngestError:
         raise
     except Exception as exc:  # driver errors carry the server's message

@@ -19,10 +19,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from alerts.store import resolve_db_url
+from config.alerts import AlertsParams
+from config.base import ParamsError
+from config.root import load_params
+from serving.alert_service import AlertService
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimitMiddleware
 from serving.metrics import ApiMetrics, MetricsMiddleware
-from serving.routes import customers, health, model
+from serving.routes import alerts, customers, health, model
 from serving.security import KeyChecker
 from serving.service import Backend, ChurnService, ReloadFailed, ServiceOptions
 from serving.settings import LANGS, Settings, get_settings
@@ -47,6 +52,18 @@ def _default_backend(settings: Settings) -> Backend:
     from serving.backend import PipelineBackend  # heavy imports (mlflow) only when serving
 
     return PipelineBackend(settings)
+
+
+def alert_service(settings: Settings) -> AlertService:
+    """The alert database of ``CHURN_DB_URL``, else of params ``alerts.db_url``."""
+    try:
+        params = load_params(settings.params_path)
+        cfg, seed = params.alerts, params.seed
+    except ParamsError as exc:  # the churn routes do not need params: keep serving them
+        logger.warning("alerts use default settings: %s", exc)
+        cfg, seed = AlertsParams(), 0
+    url = settings.db_url or resolve_db_url(cfg.db_url, settings.params_path.resolve().parent)
+    return AlertService(url, settings.orders_path, cfg.bootstrap, cfg.ci_level, seed)
 
 
 async def _load(service: ChurnService, metrics: ApiMetrics) -> None:
@@ -80,6 +97,7 @@ def _lifespan(
         app.state.keys = KeyChecker.from_keys(keys, settings.resolved_admin_key())
         service = ChurnService(backend_factory(settings), service_options(settings))
         app.state.service = service
+        app.state.alerts = alert_service(settings)
         # Online scoring (DuckDB + TreeSHAP, tens of ms) runs in its own bounded pool: it
         # cannot starve the default thread pool, and its threads end with the app, so the
         # per-thread DuckDB connections of features.online close cleanly at shutdown.
@@ -100,6 +118,7 @@ def _lifespan(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             pool.shutdown(wait=True)
+            app.state.alerts.close()
 
     return lifespan
 
@@ -118,7 +137,8 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
-    for router in (customers.fast_router, customers.router, model.router, health.router):
+    routers = (customers.fast_router, customers.router, alerts.router, model.router, health.router)
+    for router in routers:
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -40,12 +40,17 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_api_key": (403, "The X-API-Key is not a valid key (or not the admin key)."),
     "not_found": (404, "No such route."),
     "customer_not_found": (404, "The customer is not in the loaded snapshot."),
+    "alert_not_found": (
+        404,
+        "No alert with that alert_id (or no delivered alert for that customer).",
+    ),
     "method_not_allowed": (405, "Wrong HTTP method for this route."),
     "body_too_large": (413, "Request body larger than CHURN_MAX_BODY_BYTES."),
     "batch_too_large": (413, "More ids than CHURN_MAX_BATCH_SIZE or orders than CHURN_MAX_ORDERS."),
     "validation_error": (422, "Request parameters or body do not match the schema."),
     "invalid_orders": (422, "Posted orders failed ingest validation (index + field named)."),
     "model_not_loaded": (503, "No model/snapshot loaded yet, or loading failed."),
+    "alerts_unavailable": (503, "The alert database (or the orders file) cannot be read."),
     "reload_failed": (503, "Admin reload failed; the previous model keeps serving."),
     "internal_error": (500, "Unexpected server error (logged, never detailed to callers)."),
 }

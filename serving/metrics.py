@@ -40,6 +40,11 @@ class ApiMetrics:
             buckets=PROBABILITY_BUCKETS, registry=r,
         )  # fmt: skip
         self.risk = Counter("churn_predictions", "Predictions served.", ("risk_level",), registry=r)
+        self.alert_stats = Gauge(
+            "churn_alerts_performance",
+            "Alert performance at the last GET /v1/alerts/performance (overall and by segment).",
+            ("segment", "value", "stat"), registry=r,
+        )  # fmt: skip
         self._risk_children: dict[str, Any] = {}
 
     def set_model(self, info: Mapping[str, Any], customers: int) -> None:
@@ -48,6 +53,18 @@ class ApiMetrics:
         self.model.info({k: str(info.get(k) or "") for k in keys})
         self.loaded.set(1)
         self.customers.set(customers)
+
+    def set_alert_performance(self, result: Mapping[str, Any]) -> None:
+        """Gauges of hit rate, retention and uplift (stats that are None are left out)."""
+        stats = ("alerts", "hit_rate_control", "retention_treatment", "retention_control",
+                 "uplift", "uplift_low", "uplift_high")  # fmt: skip
+        rows = [("all", "all", result["overall"])]
+        rows += [(seg, str(row["value"]), row) for seg, items in result["by"].items()
+                 for row in items]  # fmt: skip
+        for segment, value, row in rows:
+            for stat in stats:
+                if row.get(stat) is not None:
+                    self.alert_stats.labels(segment, value, stat).set(float(row[stat]))
 
     def observe_predictions(self, answers: Iterable[tuple[float, str]]) -> None:
         """Record served probabilities and risk levels (the prediction distribution)."""

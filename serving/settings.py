@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         description="Shared file touched by an admin reload; every worker polling it reloads.",
     )
     reload_poll_seconds: float = Field(default=1.0, gt=0)
+    db_url: str | None = Field(
+        default=None,
+        description="Alert database URL (CHURN_DB_URL); default: params alerts.db_url.",
+    )
+    orders_path: Path = Field(
+        default=Path("data/interim/orders.parquet"),
+        description="Cleaned orders, to measure alert performance against.",
+    )
 
     @field_validator("default_top_k")
     @classmethod

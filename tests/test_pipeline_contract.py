@@ -24,6 +24,7 @@ PACKAGES = (
     "training",
     "scoring",
     "report",
+    "alerts",
     "serving",
     "cli",
 )
@@ -109,7 +110,8 @@ LAYERS = {  # package -> project packages it may import (docs/architecture.md)
     "training": {"config", "ingest", "features", "bundle"},
     "scoring": {"config", "ingest", "features", "bundle"},
     "report": {"config", "ingest", "features", "bundle", "scoring"},
-    "serving": {"config", "ingest", "features", "bundle", "scoring"},
+    "alerts": {"config", "ingest", "features", "bundle", "scoring"},
+    "serving": {"config", "ingest", "features", "bundle", "scoring", "alerts"},
     "cli": set(PACKAGES) - {"cli"},
 }
 

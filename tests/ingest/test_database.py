@@ -1,7 +1,7 @@
 """A SQL query on a database ingests exactly like the same rows from a file.
 
 SQLite runs everywhere (the embedded case); PostgreSQL runs against the real server that
-``.ci/run`` starts (``CHURN_TEST_POSTGRES_URL``) and is skipped where none is configured.
+``.ci/run`` starts (``CHURN_TEST_PG_URL``) and is skipped where none is configured.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from ingest.source import IngestError
 
 ROOT = Path(__file__).resolve().parents[2]
 N_ROWS = 30_000  # enough lines for every quarantine reason and many Arrow batches
-POSTGRES_URL = os.environ.get("CHURN_TEST_POSTGRES_URL")
+# .ci/run starts a real server and sets CHURN_TEST_PG_URL (SQLAlchemy form; ADBC wants libpq's)
+POSTGRES_URL = (os.environ.get("CHURN_TEST_PG_URL") or "").replace("+psycopg", "", 1) or None
 
 
 @pytest.fixture(scope="module")

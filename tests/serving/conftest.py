@@ -7,6 +7,7 @@ takes well under a second.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,8 @@ def backend(model_a: ChurnModel) -> SyntheticBackend:
 def make_settings(**overrides: Any) -> Settings:
     """Settings for tests: known keys, blocking startup load, no environment reads."""
     base: dict[str, Any] = {"api_keys": CLIENT_KEY, "admin_key": ADMIN_KEY,
-                            "startup_load": "blocking", "max_batch_size": 50}  # fmt: skip
+                            "startup_load": "blocking", "max_batch_size": 50,
+                            "db_url": f"sqlite:///{tempfile.mkdtemp()}/alerts.db"}  # fmt: skip
     return Settings(**{**base, **overrides})
 
 
