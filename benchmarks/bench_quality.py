@@ -41,8 +41,7 @@ STAGES: list[tuple[str, list[str]]] = [
                         "--model-dir", "models/churn", "--baselines", "models/baselines.json",
                         "--report", "reports/train.json"]),
     ("training.evaluate", ["--snapshots", "data/processed/snapshots.parquet",
-                           "--model-dir", "models/churn",
-                           "--baselines", "models/baselines.json",
+                           "--train-report", "reports/train.json",
                            "--metrics", "reports/metrics.json", "--plots", "reports/plots",
                            "--backtest", "reports/backtest.json"]),
 ]  # fmt: skip

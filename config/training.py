@@ -13,13 +13,20 @@ from config.base import Frozen
 class SplitParams(Frozen):
     """How labelled cutoffs are split into train / validation / test (by time only).
 
-    ``strict``: training label windows must also end at or before the validation
-    cutoff (T + H <= T_val), so validation is a clean forward test of training.
-    Otherwise they need only end at or before the test cutoff (more training cutoffs,
-    but training labels overlap the validation feature window).
+    ``strict`` (default): training label windows must also end at or before the
+    validation cutoff (T + H <= T_val), so validation (early stopping, calibration) is
+    out of time. Otherwise they need only end at or before the test cutoff (more
+    training cutoffs, but training labels overlap the validation label window).
+
+    ``degrade``: on a short history, fall back step by step instead of failing:
+    strict -> overlapping (training labels overlap validation) -> customer holdout
+    (validation = ``holdout_share`` of the customers of the only usable cutoff). Every
+    fallback is recorded in the split's ``mode``.
     """
 
-    strict: bool = False
+    strict: bool = True
+    degrade: bool = True
+    holdout_share: float = Field(default=0.2, gt=0, lt=1)
     max_train_cutoffs: int | None = Field(default=None, gt=0)
     backtest_folds: int = Field(default=3, ge=0)
 
@@ -60,6 +67,7 @@ class TuningParams(Frozen):
     method: Literal["optuna", "backtest_grid"] = "optuna"
     grid: tuple[dict[str, float | int], ...] = ()
     selection_folds: int = Field(default=3, ge=1)
+    min_selection_folds: int = Field(default=2, ge=1)
     n_trials: int = Field(default=25, ge=1)
     metric: Literal["average_precision", "roc_auc", "logloss"] = "average_precision"
     num_leaves: tuple[int, int] = (3, 15)
@@ -90,7 +98,7 @@ class EvaluateParams(Frozen):
     top_fractions: tuple[float, ...] = (0.05, 0.1, 0.2)
     bootstrap: int = Field(default=1000, ge=10)
     ci_level: float = Field(default=0.95, gt=0, lt=1)
-    ece_max: float = Field(default=0.03, gt=0)
+    ece_max: float = Field(default=0.05, gt=0)
 
 
 class RegistryParams(Frozen):

@@ -52,10 +52,13 @@ def build_schedule(
     kept = tuple(sorted(t for t in candidates if t >= earliest))
     skipped = tuple(sorted(t for t in candidates if t < earliest))
     if not kept:
+        found = (end - pd.Timestamp(first_order_ts).normalize()).days
+        needed = params.horizon_days + params.min_history_days
         raise ValueError(
-            f"no labelled cutoff: data spans {first_order_ts} .. {last_order_ts}, "
-            f"shorter than features.horizon_days ({params.horizon_days}) + "
-            f"features.min_history_days ({params.min_history_days})"
+            f"order history too short to train: {found} days of orders "
+            f"({pd.Timestamp(first_order_ts).date()} .. {pd.Timestamp(last_order_ts).date()}), "
+            f"need at least {needed} days (features.horizon_days {params.horizon_days} + "
+            f"features.min_history_days {params.min_history_days})"
         )
     if skipped:
         logger.warning("skipped %d cutoffs with too little history: %s", len(skipped), skipped)

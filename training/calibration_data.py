@@ -32,7 +32,7 @@ from sklearn.model_selection import GroupKFold
 
 from config.training import TrainParams
 from training.model import fit_fixed
-from training.split import CutoffSplit, part
+from training.split import CutoffSplit, part, train_part, valid_part
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def grouped_oof(
     n_trees: int,
 ) -> CalibrationData:
     """Customer-grouped out-of-fold margins over the pooled training cutoffs."""
-    train = part(snapshots, split.train).reset_index(drop=True)
+    train = train_part(snapshots, split).reset_index(drop=True)
     margin = np.empty(len(train), dtype=np.float64)
     for fit_idx, held_idx in customer_folds(train["customer_id"], params.calibration_folds):
         booster = fit_fixed(train.iloc[fit_idx], names, params, seed, n_trees)
@@ -161,7 +161,7 @@ def validation(
     snapshots: pd.DataFrame, split: CutoffSplit, names: list[str], booster: Any
 ) -> CalibrationData:
     """The main booster's margins on the validation cutoff."""
-    valid = part(snapshots, split.valid)
+    valid = valid_part(snapshots, split)
     return CalibrationData(
         _margin(booster, valid, names),
         valid["label"].to_numpy().astype(np.int64),
@@ -179,7 +179,8 @@ def calibration_data(
     booster: Any,
     horizon_days: int,
 ) -> CalibrationData:
-    """Margins + labels for ``params.calibration_data``; never from the test cutoff."""
+    """Margins + labels for ``params.calibration_data``; every label window ends by the test
+    cutoff (``c + H <= T_test``), so nothing of the test window is seen."""
     n_trees = int(booster.num_trees())
     if params.calibration_data == "validation":
         data = validation(snapshots, split, names, booster)
@@ -187,7 +188,8 @@ def calibration_data(
         data = forward(snapshots, split, names, params, seed, n_trees, horizon_days)
     else:
         data = grouped_oof(snapshots, split, names, params, seed, n_trees)
-    if split.test in data.cutoffs:
-        raise AssertionError("calibration data includes the test cutoff")
+    horizon = pd.Timedelta(days=horizon_days)
+    if any(c + horizon > split.test for c in data.cutoffs):
+        raise AssertionError("calibration labels reach past the test cutoff")
     logger.info("calibration data: %s", data.describe())
     return data

@@ -1,9 +1,13 @@
-"""``evaluate`` stage: metrics of the model and every baseline on the test cutoff for
-``dvc metrics``, curves for ``dvc plots``, and a rolling backtest across cutoffs.
+"""``evaluate`` stage: metrics of the evaluated procedure and every baseline on the test
+cutoff for ``dvc metrics``, curves for ``dvc plots``, and the rolling backtest.
+
+The served bundle is a refit whose calibration saw the latest labelled cutoff, so it is
+not scored there: the evaluated fold (same params as ``reports/train.json`` records)
+is refitted deterministically instead, and the backtest is the one the gate judged.
 
     python -m training.evaluate --params params.yaml \
         --snapshots data/processed/snapshots.parquet \
-        --model-dir models/churn --baselines models/baselines.json \
+        --train-report reports/train.json \
         --metrics reports/metrics.json --plots reports/plots \
         --backtest reports/backtest.json
 """
@@ -12,50 +16,48 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bundle.model import ChurnModel
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
 from config.training import TrainParams
-from training.baselines import Baselines
 from training.pipeline import evaluate_frame, fit_all, score_frame
 from training.plots import curve_tables, write_plot_data, write_pngs
-from training.split import backtest_splits, make_split, part
+from training.split import make_split, part
 
 logger = logging.getLogger(__name__)
 
-_BACKTEST_KEYS = ("roc_auc", "pr_auc", "brier", "ece", "base_rate")
 
-
-def backtest(snapshots: pd.DataFrame, cfg: Params, params: TrainParams) -> dict[str, Any]:
-    """Refit model and baselines on each rolling-origin fold (tuned params fixed).
-
-    Each fold trains on cutoffs before its own validation cutoff and is scored on its
-    own test cutoff, so the spread across folds shows how stable the metrics are.
-    """
-    folds = []
-    for split in backtest_splits(snapshots, cfg.features.horizon_days, cfg.split):
-        fitted = fit_all(snapshots, split, cfg, params=params)
-        report = evaluate_frame(part(snapshots, split.test), fitted.model, fitted.baselines, cfg)
-        row: dict[str, Any] = {**split.describe()}
-        row["model"] = {k: report["model"][k] for k in _BACKTEST_KEYS}
-        row["baselines"] = {
-            n: {k: m[k] for k in _BACKTEST_KEYS} for n, m in report["baselines"].items()
-        }
-        row["bar_passed"] = report["bar"]["passed"]
-        folds.append(row)
-    aucs = np.array([f["model"]["roc_auc"] for f in folds]) if folds else np.array([np.nan])
-    return {
-        "folds": folds,
-        "model_roc_auc_mean": float(aucs.mean()),
-        "model_roc_auc_std": float(aucs.std()),
+def evaluated_metrics(
+    snapshots: pd.DataFrame, cfg: Params, train: dict[str, Any], plots: Path
+) -> dict[str, Any]:
+    """Refit the evaluated fold with its recorded params; metrics, curves, backtest means."""
+    backtest = train["backtest"]
+    summary = {
+        "backtest_mean": backtest["mean"],
+        "backtest_vs_best_baseline": backtest["vs_best_baseline"],
+        "degradations": train["degradations"],
     }
+    plots.mkdir(parents=True, exist_ok=True)
+    if train["test"] is None:
+        return {"test_cutoff": None, **summary}
+    split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
+    fitted = fit_all(snapshots, split, cfg, params=TrainParams.model_validate(train["params"]))
+    test = part(snapshots, split.test)
+    report = evaluate_frame(test, fitted.model, fitted.baselines, cfg)
+    tables = curve_tables(
+        test["label"].to_numpy(),
+        score_frame(test, fitted.model, fitted.baselines),
+        cfg.evaluate.ece_bins,
+    )
+    write_plot_data(tables, plots)
+    write_pngs(tables, plots)
+    return {"test_cutoff": split.test.date().isoformat(), **report, **summary}
 
 
 def _table(report: dict[str, Any]) -> Table:
@@ -72,34 +74,33 @@ def _table(report: dict[str, Any]) -> Table:
     return table
 
 
+def _backtest_table(backtest: dict[str, Any]) -> Table:
+    cutoffs = ", ".join(backtest["test_cutoffs"])
+    table = Table(title=f"mean over backtest folds ({cutoffs})")
+    for col in ("model", "roc_auc", "pr_auc", "brier", "ece"):
+        table.add_column(col)
+    for name, m in backtest["mean"].items():
+        table.add_row(name, *(f"{m[k]:.4f}" for k in ("roc_auc", "pr_auc", "brier", "ece")))
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
-    args = stage_args(
-        argv, __doc__, "snapshots", "model-dir", "baselines", "metrics", "plots", "backtest"
-    )
+    args = stage_args(argv, __doc__, "snapshots", "train-report", "metrics", "plots", "backtest")
     setup_logging()
     cfg = load_params(args.params)
-    snapshots = pd.read_parquet(args.snapshots)
-    model = ChurnModel.load(args.model_dir)
-    baselines = Baselines.from_dict(json.loads(args.baselines.read_text()))
-    split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
-    test = part(snapshots, split.test)
-    report = {
-        "test_cutoff": split.test.date().isoformat(),
-        **evaluate_frame(test, model, baselines, cfg),
-    }
+    train = json.loads(args.train_report.read_text())
+    report = evaluated_metrics(pd.read_parquet(args.snapshots), cfg, train, args.plots)
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(report, indent=2))
-    tables = curve_tables(
-        test["label"].to_numpy(), score_frame(test, model, baselines), cfg.evaluate.ece_bins
-    )
-    write_plot_data(tables, args.plots)
-    write_pngs(tables, args.plots)
-    params = TrainParams.model_validate(model.metadata["params"])
     args.backtest.parent.mkdir(parents=True, exist_ok=True)
-    args.backtest.write_text(json.dumps(backtest(snapshots, cfg, params), indent=2))
+    args.backtest.write_text(json.dumps(train["backtest"], indent=2))
     console = Console()
+    if report["test_cutoff"] is None:
+        console.print("[yellow]no held-out test cutoff (short history): no metrics[/]")
+        return 0
     console.print(_table(report))
+    console.print(_backtest_table(train["backtest"]))
     console.print(f"bar: {report['bar']}")
     return 0
 

@@ -49,6 +49,23 @@ def pr_auc(y: NDArray[Any], score: NDArray[Any]) -> float:
     return float(average_precision_score(y_arr, s_arr))
 
 
+def average_precision_fast(y: NDArray[Any], score: NDArray[Any]) -> float:
+    """Average precision as sklearn computes it (ties grouped by threshold), without its
+    input validation: the bootstrap calls it thousands of times."""
+    y_arr = np.asarray(y, dtype=np.float64)
+    s_arr = np.asarray(score, dtype=np.float64)
+    order = np.argsort(-s_arr, kind="mergesort")
+    s_sorted, y_sorted = s_arr[order], y_arr[order]
+    last = np.r_[np.diff(s_sorted) != 0, True]
+    tps = np.cumsum(y_sorted)[last]
+    n_pred = np.arange(1, y_arr.size + 1)[last]
+    if tps[-1] == 0:
+        return 0.0
+    precision = tps / n_pred
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def expected_calibration_error(y: NDArray[Any], prob: NDArray[Any], bins: int = 10) -> float:
     """ECE with equal-width probability bins, weighted by the share of rows per bin."""
     y_arr, p = _check(y, prob)

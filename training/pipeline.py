@@ -23,7 +23,14 @@ from training.calibrate import choose_calibrator
 from training.calibration_data import calibration_data
 from training.metrics import bootstrap_auc_difference, flag_metrics, probability_metrics
 from training.model import fit_booster, tune
-from training.split import CutoffSplit, labelled_cutoffs, part, split_cutoffs
+from training.split import (
+    CutoffSplit,
+    labelled_cutoffs,
+    part,
+    split_cutoffs,
+    train_part,
+    valid_part,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +95,7 @@ def fit_all(
     cutoff.
     """
     names = feature_columns(snapshots)
-    train, valid = part(snapshots, split.train), part(snapshots, split.valid)
+    train, valid = train_part(snapshots, split), valid_part(snapshots, split)
     valid_score: float | None = None
     selection: dict[str, Any] | None = None
     if params is None:
@@ -161,19 +168,27 @@ def evaluate_frame(
 def selection_splits(
     snapshots: pd.DataFrame, horizon_days: int, split: SplitParams, before: pd.Timestamp, folds: int
 ) -> list[CutoffSplit]:
-    """Up to ``folds`` rolling-origin splits whose test cutoff is earlier than ``before``.
+    """Up to ``folds`` rolling-origin splits whose *label window* ends by ``before``.
 
-    Oldest first. Used to choose settings without ever looking at the test cutoff
-    ``before`` (its rows are in none of these splits).
+    A fold's test cutoff ``s`` must satisfy ``s + H <= before``: a fold with only
+    ``s < before`` would score settings on outcomes inside the test window
+    ``[before, before + H)``. Oldest first. Folds whose split degraded to a customer
+    holdout are not used (validation would be in-time). Used to choose settings without
+    ever seeing anything of the test cutoff ``before``.
     """
+    horizon = pd.Timedelta(days=horizon_days)
+    cutoffs = labelled_cutoffs(snapshots)
     out: list[CutoffSplit] = []
-    for test in reversed([t for t in labelled_cutoffs(snapshots) if t < before]):
+    for test in reversed([t for t in cutoffs if t + horizon <= before]):
         if len(out) >= folds:
             break
         try:
-            out.append(split_cutoffs(labelled_cutoffs(snapshots), horizon_days, split, test=test))
+            fold = split_cutoffs(cutoffs, horizon_days, split, test=test)
         except ValueError:
             break
+        if fold.mode == "customer_holdout":
+            break
+        out.append(fold)
     return out[::-1]
 
 
@@ -223,28 +238,34 @@ def grid_candidates(
 
 def select_grid(
     snapshots: pd.DataFrame, split: CutoffSplit, cfg: Params
-) -> tuple[TrainParams, float, dict[str, Any]]:
+) -> tuple[TrainParams, float | None, dict[str, Any]]:
     """The ``tuning.grid`` entry with the best mean ``tuning.metric`` on earlier folds.
 
-    Folds are the ``tuning.selection_folds`` rolling-origin splits whose test cutoff is
-    earlier than ``split.test``, so the test cutoff is never seen. Ties keep the first
-    entry. Returns the params, their mean score and every candidate's fold scores.
+    Folds are the ``tuning.selection_folds`` rolling-origin splits whose label window
+    ends by ``split.test`` (:func:`selection_splits`), so nothing of the test window is
+    seen. Ties keep the first entry. With fewer than ``tuning.min_selection_folds``
+    folds (a short history) tuning is skipped: ``train:`` is used as it stands, and the
+    table says why (``skipped``). Returns the params, their mean score (None when
+    skipped) and every candidate's fold scores.
 
     Raises
     ------
     ValueError
-        When the grid is empty or no earlier fold exists.
+        When the grid is empty.
     """
     if not cfg.tuning.grid:
         raise ValueError("tuning.method=backtest_grid needs a non-empty tuning.grid")
     splits = selection_splits(
         snapshots, cfg.features.horizon_days, cfg.split, split.test, cfg.tuning.selection_folds
     )
-    if not splits:
-        raise ValueError(
-            f"tuning.method=backtest_grid: no rolling fold before the test cutoff "
-            f"{split.test.date()}; need more cutoffs or tuning.enabled=false"
+    if len(splits) < cfg.tuning.min_selection_folds:
+        reason = (
+            f"tuning skipped for test cutoff {split.test.date()}: {len(splits)} selection "
+            f"fold(s) with labels ending by it, tuning.min_selection_folds="
+            f"{cfg.tuning.min_selection_folds}; train: settings used as they stand"
         )
+        logger.warning(reason)
+        return cfg.train, None, {"skipped": reason, "folds": [s.describe() for s in splits]}
     key = _METRIC_KEY[cfg.tuning.metric]
     sign = -1.0 if key == "log_loss" else 1.0
     candidates = grid_candidates(cfg.train, cfg.tuning.grid)

@@ -1,5 +1,17 @@
-"""``train`` stage: fit on earlier cutoffs, calibrate on validation, compare with the
-baselines on the test cutoff, log to MLflow, register and run the promotion gate.
+"""``train`` stage: evaluate the training procedure on held-out cutoffs, then refit it
+one horizon later for the bundle that scores today's customers; register and gate.
+
+1. Rolling backtest (``training.backtest``): the whole procedure (selection on earlier
+   folds, out-of-time split, fit, calibration, baselines) per fold; the last fold's
+   test cutoff is the latest labelled cutoff (the evaluated split, ``test`` in the
+   report).
+2. Served refit: the same procedure with the test cutoff moved one horizon later
+   (``training.split.served_split``): training labels end by the latest labelled
+   cutoff, which is the validation/calibration cutoff. This is the saved bundle.
+3. Gate (``training.gate``) on the backtest means; behaviour checks on the served model.
+
+On a short history every degradation (fewer folds, overlapping or customer-holdout
+splits, tuning skipped, no held-out evaluation) is listed in ``degradations``.
 
     python -m training.train --params params.yaml \
         --snapshots data/processed/snapshots.parquet \
@@ -26,14 +38,19 @@ from bundle.pyfunc import load_registered_bundle
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
 from features.catalog import CATALOG_VERSION
-from training.baselines import Baselines
+from training.backtest import Fold, run_fold, summarize
 from training.behaviour import Check, behavioural_checks
 from training.behaviour import failures as behaviour_failures
 from training.gate import GateDecision, apply, current_champion, decide
 from training.metrics import probability_metrics
-from training.pipeline import evaluate_frame, feature_columns, fit_all, score_frame
+from training.pipeline import FittedRun, feature_columns, fit_all
 from training.plots import curve_tables, write_pngs
-from training.split import CutoffSplit, make_split, part
+from training.split import (
+    backtest_splits,
+    labelled_cutoffs,
+    part,
+    served_split,
+)
 from training.tracking import (
     Terminated,
     fail_runs_on_signals,
@@ -54,9 +71,14 @@ def data_range(snapshots: pd.DataFrame) -> dict[str, str]:
 
 
 def champion_metrics(
-    uri: str, cfg: Params, test: pd.DataFrame
+    uri: str, cfg: Params, test: pd.DataFrame | None
 ) -> tuple[str | None, dict[str, float] | None, str | None]:
-    """(version, metrics on ``test``, problem) of the current champion, if any."""
+    """(version, metrics to compare with, problem) of the current champion, if any.
+
+    A champion that recorded its backtest means (``backtest_mean``) is compared by them:
+    its bundle is a refit whose calibration saw the latest labelled cutoff, so scoring
+    it there would flatter it. An older champion is scored on ``test``.
+    """
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = current_champion(client, cfg.registry)
     if version is None:
@@ -65,6 +87,11 @@ def champion_metrics(
         champion, _ = load_registered_bundle(
             uri, cfg.registry.model_name, cfg.registry.champion_alias
         )
+        recorded = champion.metadata.get("backtest_mean")
+        if isinstance(recorded, dict):
+            return version, recorded, None
+        if test is None:
+            return version, None, f"champion v{version}: no test cutoff to compare on"
         p = champion.predict_proba(test)
     except (KeyError, LookupError, OSError, ValueError) as exc:
         return version, None, f"champion v{version} cannot score the current test data: {exc}"
@@ -76,36 +103,62 @@ def champion_metrics(
     )
 
 
+def gate_decision(
+    cfg: Params, uri: str, summary: dict[str, Any], test: pd.DataFrame | None, checks: list[Check]
+) -> tuple[GateDecision, str | None]:
+    """The gate on the backtest means, the champion and the behavioural checks."""
+    champ_version, champ, problem = champion_metrics(uri, cfg, test)
+    mean = summary["mean"]
+    if mean:
+        baselines = {n: m for n, m in mean.items() if n != "model"}
+        decision = decide(mean["model"], baselines, champ, cfg.evaluate.ece_max)
+    else:
+        decision = GateDecision(
+            False, ("no held-out evaluation: history too short for a test cutoff",)
+        )
+    extra = [p for p in (problem,) if p is not None] + behaviour_failures(checks)
+    if extra:
+        decision = GateDecision(False, (*decision.failures, *extra))
+    return decision, champ_version
+
+
 def register(
     cfg: Params,
     uri: str,
     model_dir: Path,
     model: ChurnModel,
-    baselines: Baselines,
-    test: pd.DataFrame,
-    report: dict[str, Any],
-    split: CutoffSplit,
+    evaluated: Fold | None,
+    summary: dict[str, Any],
     checks: list[Check],
+    latest: pd.DataFrame,
 ) -> dict[str, Any]:
     """Log + register the saved bundle, then gate it. Returns registry metadata."""
-    champ_version, champ, problem = champion_metrics(uri, cfg, test)
-    decision = decide(report["model"], report["baselines"], champ)
-    if problem is not None:
-        decision = GateDecision(False, (*decision.failures, problem))
-    if failed := behaviour_failures(checks):
-        decision = GateDecision(False, (*decision.failures, *failed))
+    example = latest.loc[:, list(model.feature_names)].head(5).astype("float64")
+    test = None if evaluated is None else evaluated.test
+    decision, champ_version = gate_decision(cfg, uri, summary, test, checks)
     behaviour = {c.name: {"passed": c.passed, "detail": c.detail} for c in checks}
-    scores = score_frame(test, model, baselines)
+    metrics: dict[str, Any] = {
+        "backtest_mean": summary["mean"].get("model", {}),
+        "behaviour": {"checks": len(checks), "failed": sum(not c.passed for c in checks)},
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        figures = write_pngs(
-            curve_tables(test["label"].to_numpy(), scores, cfg.evaluate.ece_bins), Path(tmp)
-        )
+        figures: list[Path] = []
+        if evaluated is not None:
+            report = evaluated.report
+            metrics["test"] = report["model"]
+            metrics["baseline"] = report["baselines"]
+            metrics["vs_best_baseline"] = {
+                k: v for k, v in report["vs_best_baseline"].items() if k != "baseline"
+            }
+            figures = write_pngs(
+                curve_tables(evaluated.y, evaluated.scores, cfg.evaluate.ece_bins), Path(tmp)
+            )
         run_id, version = log_and_register(
             uri,
             cfg.registry,
             model_dir,
             model,
-            test.loc[:, list(model.feature_names)].head(5).astype("float64"),
+            example,
             params={
                 "split": cfg.split.model_dump(),
                 "train": model.metadata["params"],
@@ -114,20 +167,10 @@ def register(
                 "rules": cfg.rules.model_dump(),
                 "horizon_days": cfg.features.horizon_days,
                 "seed": cfg.seed,
-                **split.describe(),
+                **model.metadata["served_split"],
             },
-            metrics={
-                "test": report["model"],
-                "baseline": report["baselines"],
-                "vs_best_baseline": {
-                    k: v for k, v in report["vs_best_baseline"].items() if k != "baseline"
-                },
-                "behaviour": {
-                    "checks": len(checks),
-                    "failed": sum(not c.passed for c in checks),
-                },
-            },
-            tags={"catalog_version": CATALOG_VERSION, **data_range(test), **split.describe()},  # type: ignore[dict-item]
+            metrics=metrics,
+            tags={"catalog_version": CATALOG_VERSION, **model.metadata["data_range"]},
             figures=figures,
             documents={"behaviour.json": behaviour},
         )
@@ -143,6 +186,27 @@ def register(
     }
 
 
+def degradations(folds: list[Fold], served: FittedRun, served_note: str | None) -> list[str]:
+    """Every way this run fell short of the full procedure, in plain sentences."""
+    out: list[str] = []
+    if not folds:
+        out.append(
+            "no held-out evaluation: no labelled cutoff has another one at least "
+            "horizon_days earlier; the served model is fitted but not evaluated"
+        )
+    out += [n for f in folds if (n := f.split.note()) is not None]
+    out += [
+        str(f.fitted.selection["skipped"])
+        for f in folds
+        if f.fitted.selection and "skipped" in f.fitted.selection
+    ]
+    if served_note is not None:
+        out.append("served refit: " + served_note)
+    if served.selection and "skipped" in served.selection:
+        out.append("served refit: " + str(served.selection["skipped"]))
+    return out
+
+
 def run(
     cfg: Params,
     snapshots: pd.DataFrame,
@@ -151,40 +215,58 @@ def run(
     uri: str | None,
     trained_at: str,
 ) -> dict[str, Any]:
-    """Fit, evaluate on the test cutoff, save the bundle, register and gate."""
+    """Backtest the procedure, refit it one horizon later, save, register and gate."""
     feature_columns(snapshots)
-    split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
-    fitted = fit_all(snapshots, split, cfg)
-    test = part(snapshots, split.test)
-    report = evaluate_frame(test, fitted.model, fitted.baselines, cfg)
-    checks = behavioural_checks(fitted.model, test, cfg.seed)
-    model = fitted.model.with_metadata(
+    horizon = cfg.features.horizon_days
+    folds = [run_fold(snapshots, s, cfg) for s in backtest_splits(snapshots, horizon, cfg.split)]
+    summary = summarize(folds, cfg)
+    evaluated = folds[-1] if folds else None
+    split = served_split(snapshots, horizon, cfg.split)
+    served = fit_all(snapshots, split, cfg)
+    latest = part(snapshots, labelled_cutoffs(snapshots)[-1])
+    checks = behavioural_checks(served.model, latest, cfg.seed)
+    notes = degradations(folds, served, split.note())
+    for note in notes:
+        logger.warning("degraded: %s", note)
+    model = served.model.with_metadata(
         trained_at=trained_at,
         data_range=data_range(snapshots),
-        test_metrics=report["model"],
-        valid_score=fitted.valid_score,
-        calibration=fitted.model.calibrator.kind,
-        calibration_cv_log_loss=fitted.calibration_scores,
+        served_split=split.describe(),
+        evaluated_split=None if evaluated is None else evaluated.split.describe(),
+        test_cutoff=None if evaluated is None else evaluated.split.test.date().isoformat(),
+        test_metrics=None if evaluated is None else evaluated.report["model"],
+        evaluated_params=None if evaluated is None else evaluated.fitted.params.model_dump(),
+        backtest_mean=summary["mean"].get("model"),
+        backtest_test_cutoffs=summary.get("test_cutoffs", []),
+        degradations=notes,
+        valid_score=served.valid_score,
+        calibration=served.model.calibrator.kind,
+        calibration_cv_log_loss=served.calibration_scores,
         alias="unregistered",
         model_version=None,
     )
     model.save(model_dir)
     baselines_path.parent.mkdir(parents=True, exist_ok=True)
-    baselines_path.write_text(json.dumps(fitted.baselines.to_dict(), indent=2))
+    baselines_path.write_text(json.dumps(served.baselines.to_dict(), indent=2))
     registry: dict[str, Any] = {"alias": "unregistered", "gate": "registry disabled"}
     if uri is not None:
-        registry = register(
-            cfg, uri, model_dir, model, fitted.baselines, test, report, split, checks
-        )
+        registry = register(cfg, uri, model_dir, model, evaluated, summary, checks, latest)
         model = model.with_metadata(**registry)
         model.save(model_dir)
     return {
-        "split": split.describe(),
-        "params": fitted.params.model_dump(),
-        "valid_score": fitted.valid_score,
-        "selection": fitted.selection,
-        "calibration": model.calibrator.kind,
-        "test": report,
+        "degradations": notes,
+        "split": None if evaluated is None else evaluated.split.describe(),
+        "params": None if evaluated is None else evaluated.fitted.params.model_dump(),
+        "selection": None if evaluated is None else evaluated.fitted.selection,
+        "test": None if evaluated is None else evaluated.report,
+        "backtest": summary,
+        "served": {
+            "split": split.describe(),
+            "params": served.params.model_dump(),
+            "selection": served.selection,
+            "calibration": model.calibrator.kind,
+            **{k: model.metadata.get(k) for k in ("calibration_cutoffs", "calibration_base_rate")},
+        },
         "behaviour": {c.name: {"passed": c.passed, "detail": c.detail} for c in checks},
         "registry": registry,
     }
@@ -221,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     reg = result["registry"]
     console = Console()
     name, version = cfg.registry.model_name, reg.get("model_version")
+    for note in result["degradations"]:
+        console.print(f"[yellow]degraded:[/] {note}")
     console.print(f"[bold]{name}[/] v{version}: {reg['alias']} — {reg['gate']}")
     if reg["alias"] == "candidate" and reg.get("champion_before") is None:
         console.print(

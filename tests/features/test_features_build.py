@@ -126,3 +126,12 @@ def test_missing_required_column_is_named(tmp_path: Path) -> None:
                 "--latest", str(tmp_path / "l.parquet"), "--report", str(tmp_path / "r.json"),
             ]
         )  # fmt: skip
+
+
+def test_history_below_horizon_plus_min_history_names_found_and_needed() -> None:
+    params = _params()  # H = 90, min_history_days = 60: 150 days needed
+    first = pd.Timestamp("2022-01-01 10:00")
+    ok = build_schedule(first, first + pd.Timedelta(days=149), params)  # 150 days incl. last
+    assert len(ok.labelled) == 1
+    with pytest.raises(ValueError, match=r"149 days of orders .*need at least 150 days"):
+        build_schedule(first, first + pd.Timedelta(days=148), params)

@@ -123,12 +123,25 @@ def test_forward_without_an_earlier_training_cutoff_is_a_clear_error(
         calibration_data(small, split, names, params, 0, booster, 60)
 
 
-def test_selection_folds_exclude_the_test_cutoff(snapshots: pd.DataFrame) -> None:
-    latest = labelled_cutoffs(snapshots)[-1]
-    splits = selection_splits(snapshots, 90, SplitParams(), latest, folds=3)
-    assert splits
-    assert all(s.test < latest and s.valid < latest for s in splits)
-    assert all(latest not in s.train for s in splits)
+def test_selection_folds_see_no_label_of_the_test_window(long_snapshots: pd.DataFrame) -> None:
+    # The leak of issue 10: a fold with test cutoff s < T but s + H > T scores settings
+    # on outcomes inside the test label window [T, T + H).
+    latest = labelled_cutoffs(long_snapshots)[-1]
+    horizon = pd.Timedelta(days=90)
+    for params in (SplitParams(), SplitParams(strict=False)):
+        splits = selection_splits(long_snapshots, 90, params, latest, folds=3)
+        assert splits
+        for s in splits:
+            assert s.test + horizon <= latest
+            assert all(t + horizon <= latest for t in (*s.train, s.valid))
+            assert s.mode != "customer_holdout"
+
+
+def test_selection_folds_for_a_cutoff_never_reach_past_it(long_snapshots: pd.DataFrame) -> None:
+    cutoffs = labelled_cutoffs(long_snapshots)
+    for before in cutoffs:
+        for s in selection_splits(long_snapshots, 90, SplitParams(strict=False), before, 5):
+            assert s.test + pd.Timedelta(days=90) <= before
 
 
 def test_backtest_grid_selects_on_earlier_folds_only(long_snapshots: pd.DataFrame) -> None:
@@ -148,7 +161,8 @@ def test_backtest_grid_selects_on_earlier_folds_only(long_snapshots: pd.DataFram
     )
     split = make_split(long_snapshots, 90, cfg.split)
     params, score, table = select_grid(long_snapshots, split, cfg)
-    assert table["folds"] and all(c < split.test.date().isoformat() for c in table["folds"])
+    last_allowed = (split.test - pd.Timedelta(days=90)).date().isoformat()
+    assert table["folds"] and all(c <= last_allowed for c in table["folds"])
     means = [c["mean"]["pr_auc"] for c in table["candidates"]]
     assert score == max(means) and params.num_leaves in (2, 4)
     assert params.max_depth == cfg.tuning.grid[table["chosen"]]["max_depth"]
@@ -159,3 +173,21 @@ def test_backtest_grid_selects_on_earlier_folds_only(long_snapshots: pd.DataFram
     )
     with pytest.raises(ValueError, match="num_leafs"):
         select_grid(long_snapshots, split, bad)
+
+
+def test_backtest_grid_is_skipped_and_says_why_on_a_short_history(
+    snapshots: pd.DataFrame,
+) -> None:
+    cfg = load_params(ROOT / "params.yaml").model_copy(
+        update={
+            "seed": 0,
+            "train": _PARAMS,
+            "tuning": TuningParams(method="backtest_grid", grid=({"num_leaves": 4},)),
+            "evaluate": EvaluateParams(bootstrap=10),
+            "registry": RegistryParams(enabled=False),
+        }
+    )
+    split = make_split(snapshots, 90, cfg.split)  # 6 cutoffs: one fold ends by the test
+    params, score, table = select_grid(snapshots, split, cfg)
+    assert params == cfg.train and score is None
+    assert "tuning skipped" in table["skipped"] and "min_selection_folds=2" in table["skipped"]

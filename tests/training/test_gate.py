@@ -17,22 +17,31 @@ from training.train import run
 
 from .conftest import write_params
 
-GOOD = {"roc_auc": 0.80, "pr_auc": 0.70, "brier": 0.18}
-BASE = {"logreg": {"roc_auc": 0.75, "pr_auc": 0.65, "brier": 0.20}}
+GOOD = {"roc_auc": 0.80, "pr_auc": 0.70, "brier": 0.18, "ece": 0.04}
+BASE = {"logreg": {"roc_auc": 0.75, "pr_auc": 0.65, "brier": 0.20, "ece": 0.03}}
 
 
 def test_candidate_beating_baselines_and_no_champion_is_promoted() -> None:
-    decision = decide(GOOD, BASE, champion=None)
+    decision = decide(GOOD, BASE, champion=None, ece_max=0.05)
     assert decision.promote and decision.failures == ()
 
 
-@pytest.mark.parametrize("metric", ["roc_auc", "pr_auc", "brier"])
-def test_any_baseline_winning_one_metric_blocks_promotion(metric: str) -> None:
-    better = {**BASE["logreg"], metric: 0.9 if metric != "brier" else 0.1}
-    decision = decide(GOOD, {**BASE, "bgnbd": better}, champion=None)
-    assert not decision.promote
-    assert len(decision.failures) == 1
-    assert f"bgnbd beats the model on {metric}" in decision.failures[0]
+@pytest.mark.parametrize("metric", ["roc_auc", "pr_auc"])
+def test_any_baseline_matching_a_ranking_metric_blocks_promotion(metric: str) -> None:
+    for value in (GOOD[metric], 0.9):  # a tie is not a win
+        decision = decide(GOOD, {**BASE, "bgnbd": {**BASE["logreg"], metric: value}}, None)
+        assert not decision.promote
+        assert len(decision.failures) == 1
+        assert f"bgnbd is not beaten on mean {metric}" in decision.failures[0]
+
+
+def test_ece_must_be_small_or_no_worse_than_the_best_baseline() -> None:
+    assert decide({**GOOD, "ece": 0.05}, BASE, None, ece_max=0.05).promote
+    worse = decide({**GOOD, "ece": 0.06}, BASE, None, ece_max=0.05)
+    assert not worse.promote and "mean ECE 0.0600" in worse.failures[0]
+    shifted = {"logreg": {**BASE["logreg"], "ece": 0.08}}
+    assert decide({**GOOD, "ece": 0.07}, shifted, None, ece_max=0.05).promote
+    assert decide({**GOOD, "brier": 0.3}, BASE, None).promote  # Brier is reported, not gated
 
 
 def test_worse_or_equal_candidate_does_not_replace_the_champion() -> None:

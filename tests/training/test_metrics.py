@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from training.metrics import (
+    average_precision_fast,
     bootstrap_auc_difference,
     expected_calibration_error,
     flag_metrics,
@@ -63,3 +64,12 @@ def test_bootstrap_interval_brackets_the_difference_and_is_seeded() -> None:
     assert first["auc_diff_ci_low"] < first["auc_diff"] < first["auc_diff_ci_high"]
     assert first["auc_diff_ci_low"] > 0  # a is clearly better
     assert bootstrap_auc_difference(y, a, b, 200, seed=7) == first
+
+
+def test_fast_average_precision_equals_sklearn_with_ties() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    for score in (rng.random(500), np.round(rng.random(500), 1), np.zeros(500)):
+        assert average_precision_fast(y, score) == pytest.approx(
+            average_precision_score(y, score), abs=1e-12
+        )

@@ -6,7 +6,17 @@ import pandas as pd
 import pytest
 
 from config.training import SplitParams
-from training.split import backtest_splits, make_split, split_cutoffs
+from training.split import (
+    CutoffSplit,
+    backtest_splits,
+    labelled_cutoffs,
+    make_split,
+    part,
+    served_split,
+    split_cutoffs,
+    train_part,
+    valid_part,
+)
 
 CUTOFFS = [pd.Timestamp("2021-01-01") + pd.Timedelta(days=30 * k) for k in range(8)]
 
@@ -29,13 +39,54 @@ def test_strict_split_keeps_training_windows_before_validation() -> None:
 
 
 def test_max_train_cutoffs_keeps_the_latest() -> None:
-    split = split_cutoffs(CUTOFFS, 90, SplitParams(max_train_cutoffs=2), test=CUTOFFS[-1])
+    params = SplitParams(strict=False, max_train_cutoffs=2)
+    split = split_cutoffs(CUTOFFS, 90, params, test=CUTOFFS[-1])
     assert split.train == (CUTOFFS[2], CUTOFFS[3])
+
+
+def test_default_split_is_out_of_time() -> None:
+    # Early stopping and calibration read the validation cutoff: no training label may
+    # fall in its label window by default.
+    split = split_cutoffs(CUTOFFS, 90, SplitParams(), test=CUTOFFS[-1])
+    assert split.mode == "out_of_time"
+    for t in split.train:
+        assert t + pd.Timedelta(days=90) <= split.valid
+
+
+def test_short_history_degrades_step_by_step_and_says_so() -> None:
+    overlapping = split_cutoffs(CUTOFFS[:5], 90, SplitParams(), test=CUTOFFS[4])
+    assert overlapping.mode == "overlapping"
+    assert overlapping.valid == CUTOFFS[1] and overlapping.train == (CUTOFFS[0],)
+    assert "overlap" in (overlapping.note() or "")
+    holdout = split_cutoffs(CUTOFFS[:4], 90, SplitParams(), test=CUTOFFS[3])
+    assert holdout.mode == "customer_holdout"
+    assert holdout.train == (CUTOFFS[0],) and holdout.valid == CUTOFFS[0]
+    assert "holdout" in (holdout.note() or "")
+    clean = split_cutoffs(CUTOFFS, 90, SplitParams(), test=CUTOFFS[-1])
+    assert clean.note() is None
+
+
+def test_customer_holdout_rows_are_disjoint_and_stable(snapshots: pd.DataFrame) -> None:
+    first = labelled_cutoffs(snapshots)[0]
+    split = CutoffSplit((first,), first, first + pd.Timedelta(days=90), "customer_holdout", 0.2)
+    train, valid = train_part(snapshots, split), valid_part(snapshots, split)
+    assert not set(train["customer_id"]) & set(valid["customer_id"])
+    assert len(train) + len(valid) == len(part(snapshots, first))
+    assert 0.1 < len(valid) / len(part(snapshots, first)) < 0.3
+    assert valid_part(snapshots, split).equals(valid)
+
+
+def test_served_split_is_the_same_procedure_one_horizon_later(snapshots: pd.DataFrame) -> None:
+    cutoffs = labelled_cutoffs(snapshots)
+    served = served_split(snapshots, 60, SplitParams())
+    assert served.valid == cutoffs[-1]  # calibration on the latest labelled cutoff
+    assert served.test == cutoffs[-1] + pd.Timedelta(days=60)
+    assert all(t + pd.Timedelta(days=60) <= served.valid for t in served.train)
 
 
 def test_too_few_cutoffs_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no training cutoff"):
-        split_cutoffs(CUTOFFS[:5], 90, SplitParams(strict=True), test=CUTOFFS[4])
+        split_cutoffs(CUTOFFS[:4], 90, SplitParams(degrade=False), test=CUTOFFS[3])
     with pytest.raises(ValueError, match="label window"):
         split_cutoffs(CUTOFFS[:2], 90, SplitParams(), test=CUTOFFS[1])
 
@@ -46,4 +97,5 @@ def test_main_split_and_backtest_folds(snapshots: pd.DataFrame) -> None:
     folds = backtest_splits(snapshots, 90, SplitParams(backtest_folds=5))
     assert folds[-1] == split
     assert [f.test for f in folds] == sorted(f.test for f in folds)
-    assert len(folds) == 2  # 6 cutoffs: tests at index 4 and 5 admit a training cutoff
+    # 6 cutoffs, H = 90: tests at index 5 and 4 overlap, index 3 is a customer holdout
+    assert [f.mode for f in folds] == ["customer_holdout", "overlapping", "overlapping"]

@@ -36,23 +36,23 @@ def test_train_then_evaluate_write_declared_outputs(
     params = write_params(
         tmp_path / "params.yaml", "sqlite:///mlflow.db", split={"backtest_folds": 2}
     )
-    common = [
-        "--params",
-        str(params),
-        "--snapshots",
-        str(snaps),
+    common = ["--params", str(params), "--snapshots", str(snaps)]
+    models = [
         "--model-dir",
         str(tmp_path / "models/churn"),
         "--baselines",
-        str(tmp_path / "models/b.json"),
+        str(tmp_path / "b.json"),
     ]
-    assert train_main([*common, "--report", str(tmp_path / "reports/train.json")]) == 0
+    report = ["--report", str(tmp_path / "reports/train.json")]
+    assert train_main([*common, *models, *report]) == 0
     assert (tmp_path / "mlflow.db").exists()  # relative SQLite path resolved next to params
     plots = tmp_path / "reports/plots"
     assert (
         evaluate_main(
             [
                 *common,
+                "--train-report",
+                str(tmp_path / "reports/train.json"),
                 "--metrics",
                 str(tmp_path / "reports/metrics.json"),
                 "--plots",
@@ -76,6 +76,12 @@ def test_train_then_evaluate_write_declared_outputs(
     assert model.metadata["model_version"] == "1"
     assert model.metadata["alias"] in {"champion", "candidate"}
     assert model.metadata["test_cutoff"] == metrics["test_cutoff"]
+    # served = the same procedure one horizon later: calibrated on the test cutoff itself
+    assert train["served"]["split"]["valid_cutoff"] == metrics["test_cutoff"]
+    assert model.metadata["served_split"] == train["served"]["split"]
+    assert model.metadata["test_metrics"] == metrics["model"]
+    assert model.metadata["backtest_mean"] == train["backtest"]["mean"]["model"]
+    assert train["backtest"]["test_cutoffs"][-1] == metrics["test_cutoff"]
 
     declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
     for plot in declared:
