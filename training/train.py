@@ -25,16 +25,18 @@ from bundle.model import ChurnModel
 from bundle.pyfunc import load_registered_bundle
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
+from config.tracking import experiment_tags, repo_root, resolve_tracking_uri
 from features.catalog import CATALOG_VERSION
 from training.baselines import Baselines
 from training.behaviour import Check, behavioural_checks
 from training.behaviour import failures as behaviour_failures
+from training.experiment import explicit_tuning
 from training.gate import GateDecision, apply, current_champion, decide
 from training.metrics import probability_metrics
 from training.pipeline import evaluate_frame, feature_columns, fit_all, score_frame
 from training.plots import curve_tables, write_pngs
 from training.split import CutoffSplit, make_split, part
-from training.tracking import log_and_register, resolve_tracking_uri
+from training.tracking import log_and_register
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +124,12 @@ def register(
                     "failed": sum(not c.passed for c in checks),
                 },
             },
-            tags={"catalog_version": CATALOG_VERSION, **data_range(test), **split.describe()},  # type: ignore[dict-item]
+            tags={
+                "catalog_version": CATALOG_VERSION,
+                **data_range(test),
+                **split.describe(),  # type: ignore[dict-item]
+                **experiment_tags(os.environ),
+            },
             figures=figures,
             documents={"behaviour.json": behaviour},
         )
@@ -145,8 +152,13 @@ def run(
     baselines_path: Path,
     uri: str | None,
     trained_at: str,
+    pinned: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Fit, evaluate on the test cutoff, save the bundle, register and gate."""
+    """Fit, evaluate on the test cutoff, save the bundle, register and gate.
+
+    ``pinned``: train keys set for this run and kept out of tuning (reported).
+    """
+    pinned = pinned or []
     feature_columns(snapshots)
     split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
     fitted = fit_all(snapshots, split, cfg)
@@ -176,6 +188,7 @@ def run(
     return {
         "split": split.describe(),
         "params": fitted.params.model_dump(),
+        "tuning": {"enabled": cfg.tuning.enabled, "pinned": pinned},
         "valid_score": fitted.valid_score,
         "selection": fitted.selection,
         "calibration": model.calibrator.kind,
@@ -190,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     args = stage_args(argv, __doc__, "snapshots", "model-dir", "baselines", "report")
     setup_logging()
     cfg = load_params(args.params)
-    root = args.params.resolve().parent
+    tuning, pinned = explicit_tuning(args.params, cfg.train, cfg.tuning)
+    cfg = cfg.model_copy(update={"tuning": tuning})
+    root = repo_root(os.environ, Path.cwd())
     uri = (
         resolve_tracking_uri(cfg.registry.tracking_uri, root, os.environ)
         if cfg.registry.enabled
@@ -203,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         args.baselines,
         uri,
         datetime.now(UTC).isoformat(timespec="seconds"),
+        pinned,
     )
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(result, indent=2, default=str))
