@@ -338,7 +338,7 @@ CATALOG: tuple[Feature, ...] = (
         "Return rate (returned + cancelled value / completed spend) in the last 90 days "
         "minus the same rate in the 90 days before; missing when either window has no "
         "completed spend.",
-        "Returns and cancellations {change} {pct} points vs the 90 days before",
+        "Returned or cancelled share of spend {change} {pct} points vs the 90 days before",
         "近 90 天退货与取消比例较前 90 天{change} {pct} 个百分点",
         reference="own",
     ),
