@@ -12,8 +12,9 @@ Rules
                           average month of the 60 days before (month over month; the
                           catalog has 30- and 90-day windows, so the previous "month"
                           is (spend_90d - spend_30d) / 2)
-``RULE_RETURNS``          return rate or cancellation rate over the last 365 days above
-                          a threshold
+``RULE_RETURNS``          returned + cancelled value share of spend, or the share of
+                          orders cancelled, over the last 365 days above its threshold
+                          (the sentence names both, each with its own threshold)
 ``RULE_CATEGORY_MISSED``  a regular category was not bought in the last 90 days (only
                           when the source has categories)
 """
@@ -56,15 +57,18 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "RULE_SPEND_DROP",
         ("spend_30d", "spend_90d"),
-        "Spend in the last 30 days fell {drop_pct}% vs the month before (rule: {threshold_pct}%)",
-        "近 30 天消费较上月下降 {drop_pct}%（规则：{threshold_pct}%）",
+        "Spend in the last 30 days fell {drop_pct}% vs the 30-day average of days 30–90 "
+        "(rule: {threshold_pct}%)",
+        "近 30 天消费较第 30–90 天的 30 天平均水平下降 {drop_pct}%（规则：{threshold_pct}%）",
     ),
     Rule(
         "RULE_RETURNS",
         ("return_rate_365d", "cancel_rate_365d"),
-        "Returns {return_pct}% and cancellations {cancel_pct}% in the last 365 days "
-        "(rule: above {threshold_pct}%)",
-        "近 365 天退货 {return_pct}%、取消 {cancel_pct}%（规则：超过 {threshold_pct}%）",
+        "Returned or cancelled goods worth {return_pct}% of spend (rule: above "
+        "{return_max_pct}%) and {cancel_pct}% of orders cancelled (rule: above "
+        "{cancel_max_pct}%) in the last 365 days",
+        "近 365 天退货及取消金额占消费的 {return_pct}%（规则：超过 {return_max_pct}%），"
+        "取消订单占比 {cancel_pct}%（规则：超过 {cancel_max_pct}%）",
     ),
     Rule(
         "RULE_CATEGORY_MISSED",
@@ -163,7 +167,8 @@ def rule_values(code: str, row: Mapping[str, Any], rules_params: RulesParams) ->
         return {
             "return_pct": f"{np.nan_to_num(ret) * 100:.1f}",
             "cancel_pct": f"{np.nan_to_num(can) * 100:.1f}",
-            "threshold_pct": f"{rules_params.return_rate_max * 100:.0f}",
+            "return_max_pct": f"{rules_params.return_rate_max * 100:g}",
+            "cancel_max_pct": f"{rules_params.cancel_rate_max * 100:g}",
         }
     if code == "RULE_CATEGORY_MISSED":
         return {"missed": f"{float(row['regular_categories_missed_90d']):.0f}"}

@@ -5,9 +5,11 @@
     churn status                        # which versions hold candidate / champion
     churn alerts -- --params params.yaml --scores ...   # the alert worklist stage
     churn outcomes import FILE.csv      # follow-up outcomes from a CRM spreadsheet
+    churn score --export new.csv --out scores.csv   # score an export with the champion
 
 Stage commands pass their extra arguments straight to the stage module's ``main``, so
-the CLI and ``dvc.yaml`` run exactly the same code.
+the CLI and ``dvc.yaml`` run exactly the same code (the ``score`` stage is
+``churn score-stage``; ``churn score`` scores a new export, see :mod:`cli.export`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from alerts.store import open_store, resolve_db_url
 from bundle.model import BundleError
 from bundle.pyfunc import load_registered_bundle
 from config.root import load_params
+from config.tracking import repo_root, resolve_tracking_uri
 from config.training import RegistryParams
 from training.gate import promote as promote_version
-from training.tracking import resolve_tracking_uri
 
 app = typer.Typer(help="Churn early-warning pipeline and model registry.", no_args_is_help=True)
 console = Console()
@@ -40,7 +42,7 @@ STAGES = {
     "train": "training.train",
     "evaluate": "training.evaluate",
     "report": "report.report",
-    "score": "scoring.score",
+    "score-stage": "scoring.score",
     "alerts": "alerts.alerts",
 }
 
@@ -66,7 +68,7 @@ for _name, _module in STAGES.items():
 
 def _registry(params: Path) -> tuple[RegistryParams, str]:
     registry = load_params(params).registry
-    uri = resolve_tracking_uri(registry.tracking_uri, params.resolve().parent, os.environ)
+    uri = resolve_tracking_uri(registry.tracking_uri, repo_root(os.environ, Path.cwd()), os.environ)
     return registry, uri
 
 
@@ -129,3 +131,52 @@ def import_file(
     finally:
         store.engine.dispose()
     console.print(f"{result.created} outcomes stored, {result.duplicates} already there")
+
+
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="champion (default: what the API serves), candidate, or a bundle directory",
+    ),
+]
+
+
+@app.command()
+def score(
+    export: Annotated[
+        Path,
+        typer.Option(
+            "--export", help="the order export to score (CSV or Parquet, mapped by params)"
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="where to write: .csv (UTF-8 with BOM) or .parquet")
+    ],
+    params: Annotated[
+        Path, typer.Option("--params", help="params file (data mapping, registry)")
+    ] = Path("params.yaml"),
+    model: ModelOption = "champion",
+) -> None:
+    """Score every customer of a new export with the champion model, without retraining.
+
+    Ingests the export with the params' data mapping (columns, status, currency).
+
+    Builds each customer's features as of the export's last order date.
+
+    Scores with the chosen model and writes reasons in English and Chinese.
+
+    Example: churn score --export data/raw/new_orders.csv --out scores.csv
+    """
+    from cli.export import export_scores  # heavy imports only for this command
+    from ingest.source import IngestError
+
+    try:
+        result = export_scores(export, out, params, model)
+    except (IngestError, LookupError, ValueError, OSError) as exc:
+        console.print(f"[red]churn score failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"scored {result.rows:,} customers as of {result.as_of} with {result.model} -> {out}"
+        f" ({result.quarantined:,} export rows quarantined)"
+    )

@@ -156,6 +156,8 @@ class DataParams(Frozen):
     max_abs_amount: float = Field(default=1e9, gt=0)
     max_quarantine_share: float = Field(default=0.35, ge=0.0, le=1.0)
     memory_limit: str = "1GB"
+    # ISO 4217 code of the amounts, shown in reason sentences ("Spent £312"); None: none.
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
     @field_validator("date_format")
     @classmethod

@@ -8,9 +8,12 @@ column (``category``, ``product_id``, ``quantity``) is omitted when the source l
 Sentence templates are ``str.format`` strings with these fields:
 ``value`` (the feature value), ``reference`` (a reference value: the customer's own
 history or the median of active customers), ``ratio`` (value / reference),
-``pct`` (``abs(value) * 100`` for relative changes) and ``change`` (the direction of a
-change: "fell"/"rose" in English, "下降"/"上升" in Chinese). Numbers are pre-formatted by the
-renderer, so templates never hold format specs.
+``pct`` (``abs(value) * 100`` for relative changes), ``change`` (the direction of a
+change: "fell"/"rose" in English, "下降"/"上升" in Chinese) and ``value_unit`` /
+``reference_unit`` (the English unit word agreeing with the number: "1 order", "2 orders";
+:data:`features.wording.UNIT_WORDS`). Numbers are pre-formatted by the renderer
+(currency with the ``data.currency`` symbol), so templates never hold format specs.
+Labels, unit words and the risky direction of each feature are in :mod:`features.wording`.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ CATALOG: tuple[Feature, ...] = (
         "lifetime",
         "days",
         "Days from the last completed order to the cutoff.",
-        "No order for {value} days (active customers: {reference} days)",
+        "No order for {value} {value_unit} (active customers: {reference} {reference_unit})",
         "已 {value} 天未下单（活跃客户中位数：{reference} 天）",
         direction=1,
     ),
@@ -76,7 +79,7 @@ CATALOG: tuple[Feature, ...] = (
         "30d",
         "orders",
         "Completed orders in the 30 days before the cutoff.",
-        "{value} orders in the last 30 days (active customers: {reference})",
+        "{value} {value_unit} in the last 30 days (active customers: {reference})",
         "近 30 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
@@ -85,7 +88,7 @@ CATALOG: tuple[Feature, ...] = (
         "90d",
         "orders",
         "Completed orders in the 90 days before the cutoff.",
-        "{value} orders in the last 90 days (active customers: {reference})",
+        "{value} {value_unit} in the last 90 days (active customers: {reference})",
         "近 90 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
@@ -94,7 +97,7 @@ CATALOG: tuple[Feature, ...] = (
         "180d",
         "orders",
         "Completed orders in the 180 days before the cutoff.",
-        "{value} orders in the last 180 days (active customers: {reference})",
+        "{value} {value_unit} in the last 180 days (active customers: {reference})",
         "近 180 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
@@ -103,7 +106,7 @@ CATALOG: tuple[Feature, ...] = (
         "365d",
         "orders",
         "Completed orders in the 365 days before the cutoff.",
-        "{value} orders in the last 365 days (active customers: {reference})",
+        "{value} {value_unit} in the last 365 days (active customers: {reference})",
         "近 365 天下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
@@ -112,7 +115,7 @@ CATALOG: tuple[Feature, ...] = (
         "lifetime",
         "orders",
         "Completed orders before the cutoff.",
-        "{value} orders in total (active customers: {reference})",
+        "{value} {value_unit} in total (active customers: {reference})",
         "累计下单 {value} 次（活跃客户中位数：{reference} 次）",
     ),
     Feature(
@@ -212,7 +215,8 @@ CATALOG: tuple[Feature, ...] = (
         "lifetime",
         "days",
         "Mean days between consecutive completed orders; missing with one order.",
-        "Usually orders every {value} days (active customers: {reference} days)",
+        "Usually orders every {value} {value_unit} "
+        "(active customers: {reference} {reference_unit})",
         "平时每 {value} 天下单一次（活跃客户中位数：{reference} 天）",
     ),
     Feature(
@@ -222,7 +226,7 @@ CATALOG: tuple[Feature, ...] = (
         "days",
         "Standard deviation (ddof=0) of days between consecutive completed orders; "
         "missing with fewer than three orders.",
-        "Order gaps vary by {value} days (active customers: {reference} days)",
+        "Order gaps vary by {value} {value_unit} (active customers: {reference} {reference_unit})",
         "下单间隔波动 {value} 天（活跃客户中位数：{reference} 天）",
     ),
     Feature(
@@ -233,7 +237,7 @@ CATALOG: tuple[Feature, ...] = (
         "days_since_last_order / the customer's usual gap: gap_mean_days floored at "
         "features.min_usual_gap_days (same-day repeat orders); for a one-order customer "
         "the usual gap is features.single_order_gap_days.",
-        "No order for {value}× the usual gap of {reference} days",
+        "No order for {value}× the usual gap of {reference} {reference_unit}",
         "未下单时长已是平时下单间隔（{reference} 天）的 {value} 倍",
         direction=1,
         reference="own",
@@ -245,7 +249,7 @@ CATALOG: tuple[Feature, ...] = (
         "90d",
         "products",
         "Distinct products bought (completed) in the 90 days before the cutoff.",
-        "Bought {value} distinct products in the last 90 days (active customers: {reference})",
+        "Bought {value} {value_unit} in the last 90 days (active customers: {reference})",
         "近 90 天购买 {value} 种商品（活跃客户中位数：{reference} 种）",
         requires=("product_id",),
     ),
@@ -255,7 +259,7 @@ CATALOG: tuple[Feature, ...] = (
         "365d",
         "products",
         "Distinct products bought (completed) in the 365 days before the cutoff.",
-        "Bought {value} distinct products in the last 365 days (active customers: {reference})",
+        "Bought {value} {value_unit} in the last 365 days (active customers: {reference})",
         "近 365 天购买 {value} 种商品（活跃客户中位数：{reference} 种）",
         requires=("product_id",),
     ),
@@ -265,7 +269,7 @@ CATALOG: tuple[Feature, ...] = (
         "90d",
         "categories",
         "Distinct categories bought (completed) in the 90 days before the cutoff.",
-        "Bought from {value} categories in the last 90 days (active customers: {reference})",
+        "Bought from {value} {value_unit} in the last 90 days (active customers: {reference})",
         "近 90 天购买 {value} 个品类（活跃客户中位数：{reference} 个）",
         requires=("category",),
     ),
@@ -275,7 +279,7 @@ CATALOG: tuple[Feature, ...] = (
         "365d",
         "categories",
         "Distinct categories bought (completed) in the 365 days before the cutoff.",
-        "Bought from {value} categories in the last 365 days (active customers: {reference})",
+        "Bought from {value} {value_unit} in the last 365 days (active customers: {reference})",
         "近 365 天购买 {value} 个品类（活跃客户中位数：{reference} 个）",
         requires=("category",),
     ),
@@ -299,7 +303,7 @@ CATALOG: tuple[Feature, ...] = (
         "categories",
         "Regular categories (bought in at least features.regular_category_min_orders "
         "orders in [T-365d, T-90d)) with no purchase in the last 90 days.",
-        "Stopped buying {value} regular categories in the last 90 days",
+        "Stopped buying {value} regular {value_unit} in the last 90 days",
         "近 90 天停止购买 {value} 个常购品类",
         requires=("category",),
         direction=1,
@@ -313,7 +317,7 @@ CATALOG: tuple[Feature, ...] = (
         "share",
         "Returned + cancelled value (absolute) / completed spend in the 365 days before "
         "the cutoff; missing when there is no completed spend.",
-        "Returned or cancelled {pct}% of spend in the last 365 days "
+        "Returned or cancelled goods worth {pct}% of spend in the last 365 days "
         "(active customers: {reference})",
         "近 365 天退货及取消金额占消费的 {pct}%（活跃客户中位数：{reference}）",
     ),
@@ -334,7 +338,7 @@ CATALOG: tuple[Feature, ...] = (
         "Return rate (returned + cancelled value / completed spend) in the last 90 days "
         "minus the same rate in the 90 days before; missing when either window has no "
         "completed spend.",
-        "Returns and cancellations {change} {pct} points vs the 90 days before",
+        "Returned or cancelled share of spend {change} {pct} points vs the 90 days before",
         "近 90 天退货与取消比例较前 90 天{change} {pct} 个百分点",
         reference="own",
     ),
@@ -345,7 +349,7 @@ CATALOG: tuple[Feature, ...] = (
         "lifetime",
         "days",
         "Days from the first completed order to the cutoff.",
-        "Customer for {value} days (active customers: {reference} days)",
+        "Customer for {value} {value_unit} (active customers: {reference} {reference_unit})",
         "成为客户 {value} 天（活跃客户中位数：{reference} 天）",
     ),
     # --- VALUE ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ into every model bundle and every scored row.
 from __future__ import annotations
 
 from features.catalog import Family
+from features.wording import FAMILY_LABELS
 
 REASON_CODES_VERSION = "1.0.0"
 
@@ -25,3 +26,18 @@ REASON_CODES: dict[Family, str] = {
 MAX_REASONS = len(Family)
 #: Code of a protective (risk-lowering) reason, per family.
 PROTECTIVE_CODES: dict[Family, str] = {f: f"PROTECT_{f.value}" for f in Family}
+
+#: What each reason code means, for a person: (en, zh-CN).
+REASON_CODE_LABELS: dict[str, tuple[str, str]] = {
+    "RECENCY_INACTIVE": ("Long time since the last order", "距上次下单时间长"),
+    "FREQUENCY_DECLINE": ("Fewer orders", "下单减少"),
+    "SPEND_DECLINE": ("Less spend", "消费减少"),
+    "ORDER_CYCLE_OVERDUE": ("Order rhythm overdue or irregular", "下单节奏逾期或不规律"),
+    "CATEGORY_SHIFT": ("Fewer products or categories", "购买商品或品类减少"),
+    "RETURNS_ISSUES": ("Returns or cancellations", "退货或取消"),
+    "TENURE_PROFILE": ("New customer", "新客户"),
+    "VALUE_PROFILE": ("Low value tier", "价值等级低"),
+} | {
+    PROTECTIVE_CODES[f]: (f"Lowers risk: {en}", f"降低风险：{zh}")
+    for f, (en, zh) in FAMILY_LABELS.items()
+}

@@ -30,6 +30,7 @@ from bundle.model import ChurnModel
 from config.report import ReportParams
 from config.root import load_params
 from config.stage import setup_logging, stage_args
+from config.tracking import repo_root, resolve_tracking_uri
 from config.training import RegistryParams
 from features.catalog import BY_NAME
 from report.build import ReportInputs, build_report
@@ -76,11 +77,7 @@ def facts(
 
 def tracking_uri(registry: RegistryParams, root: Path) -> str:
     """MLFLOW_TRACKING_URI wins; a relative ``sqlite:///`` path is taken from ``root``."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", registry.tracking_uri)
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
-        return prefix + str((root / uri[len(prefix) :]).resolve())
-    return uri
+    return resolve_tracking_uri(registry.tracking_uri, root, os.environ)
 
 
 def log_report(report: Path, model: ChurnModel, registry: RegistryParams, root: Path) -> str | None:
@@ -136,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     inputs = load_inputs(args, params, seed)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(build_report(inputs, params, seed), encoding="utf-8")
-    run_id = log_report(args.report, inputs.model, registry, args.params.resolve().parent)
+    run_id = log_report(args.report, inputs.model, registry, repo_root(os.environ, Path.cwd()))
     Console().print(f"report -> {args.report} (MLflow run {run_id})")
 
 

@@ -22,6 +22,7 @@ class ScoreConfig(Frozen):
     risk: RiskParams
     score: ScoreParams
     horizon_days: int = Field(gt=0)
+    currency: str | None = None  # data.currency: ISO code of the amounts in sentences
 
 
 def score_config(params: Params, horizon_days: int) -> ScoreConfig:
@@ -32,5 +33,9 @@ def score_config(params: Params, horizon_days: int) -> ScoreConfig:
             f"{MAX_REASONS} reason families"
         )
     return ScoreConfig(
-        reasons=params.reasons, risk=params.risk, score=params.score, horizon_days=horizon_days
+        reasons=params.reasons,
+        risk=params.risk,
+        score=params.score,
+        horizon_days=horizon_days,
+        currency=params.data.currency,
     )

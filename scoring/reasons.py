@@ -14,7 +14,8 @@ Definitions (also in docs/reasons.md):
   calibration it shares the interaction terms fairly instead of double counting them.
 - **Reason**: a family with impact above ``reasons.min_impact``, top ``k`` by impact;
   its driving feature is the family's feature with the largest positive contribution
-  (among features with a value, when one of them raises risk).
+  among those whose value differs from its reference in the risky direction
+  (:func:`eligible`); a family with no such feature is no reason for that customer.
   Customers at ``low`` risk get no reasons, or (``low_risk_mode: protective``) the
   families that lower their risk the most, coded ``PROTECT_<FAMILY>``.
 """
@@ -32,6 +33,7 @@ from numpy.typing import NDArray
 
 from bundle.calibration import Calibrator
 from features.catalog import BY_NAME, Family
+from features.wording import MISSING_IS_RISK, NEUTRAL, RISKY
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class FamilyMap:
 
     families: tuple[Family, ...]
     member: NDArray[np.int64]  # (p,) family index of each feature
+    names: tuple[str, ...]  # (p,) the model's feature names
 
     @property
     def onehot(self) -> Array:
@@ -61,7 +64,7 @@ def family_map(feature_names: tuple[str, ...] | list[str]) -> FamilyMap:
     fams = tuple(f for f in Family if any(BY_NAME[n].family == f for n in feature_names))
     index = {f: i for i, f in enumerate(fams)}
     member = np.array([index[BY_NAME[n].family] for n in feature_names], dtype=np.int64)
-    return FamilyMap(fams, member)
+    return FamilyMap(fams, member, tuple(feature_names))
 
 
 def family_contributions(contrib: Array, fmap: FamilyMap) -> Array:
@@ -112,13 +115,21 @@ def _prior(frame: pd.DataFrame, now: str, window: str) -> Array:
 
 
 def _usual_gap(frame: pd.DataFrame) -> Array:
-    """The usual gap behind the overdue ratio: days since last order / ratio."""
+    """The usual gap behind the overdue ratio: days since last order / ratio.
+
+    A one-order customer has no usual gap (features use the assumed
+    ``features.single_order_gap_days``): NaN, so no sentence quotes the assumption.
+    """
     days = frame["days_since_last_order"].to_numpy(float)
     ratio = frame["overdue_ratio"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = np.where(ratio > 0, days / ratio, np.nan)
     if "gap_mean_days" in frame:
-        gap = np.where(np.isnan(gap), frame["gap_mean_days"].to_numpy(float), gap)
+        mean_gap = frame["gap_mean_days"].to_numpy(float)
+        gap = np.where(np.isnan(gap), mean_gap, gap)
+        gap = np.where(np.isnan(mean_gap), np.nan, gap)  # one order: no usual gap
+    if "orders_lifetime" in frame:
+        gap = np.where(frame["orders_lifetime"].to_numpy(float) <= 1, np.nan, gap)
     return gap
 
 
@@ -184,25 +195,63 @@ class ReasonTable:
     protective: NDArray[np.bool_]  # (n,) the row lists protective reasons
 
 
-def _drivers(contrib: Array, x: Array, fmap: FamilyMap, sign: float) -> NDArray[np.int64]:
-    """(n, m) index of the feature driving each family.
+# Decimals a value is shown with, per catalog unit: a value and a reference that print
+# the same ("1 order (active customers: 1)") are no difference.
+_SHOWN_DECIMALS: dict[str, int] = {
+    "days": 0, "orders": 1, "products": 1, "categories": 1, "currency": 0, "share": 3,
+    "ratio": 3, "tier": 0,
+}  # fmt: skip
+
+
+def eligible(x: Array, references: Array, names: tuple[str, ...], sign: float) -> NDArray[np.bool_]:
+    """(n, p) the feature's value reads as a risk (``sign`` +1) or protection (-1).
+
+    A value qualifies when it differs, as shown, from its comparison point in the risky
+    direction of :data:`features.wording.RISKY` (the reverse for protection): the
+    population median, or for ``own`` features the neutral point of
+    :data:`features.wording.NEUTRAL`. A missing value qualifies as a risk only where
+    missingness is itself the fact (one or two orders so far), and so does a one-order
+    customer's overdue ratio (no usual gap: its sentence says so).
+    """
+    out = np.zeros(x.shape, dtype=bool)
+    for j, name in enumerate(names):
+        feature = BY_NAME[name]
+        value = x[:, j]
+        point = references[:, j] if feature.reference == "population" else None
+        if point is None:
+            point = np.full(len(value), NEUTRAL.get(name, np.nan))
+        decimals = _SHOWN_DECIMALS.get(feature.unit, 3)
+        with np.errstate(invalid="ignore"):
+            diff = np.round(value, decimals) - np.round(point, decimals)
+            out[:, j] = sign * RISKY[name] * diff > 0
+        if sign > 0 and name in MISSING_IS_RISK:
+            out[:, j] |= np.isnan(value)
+        if sign > 0 and name == "overdue_ratio":
+            out[:, j] |= ~np.isnan(value) & np.isnan(references[:, j])
+    return out
+
+
+def _drivers(
+    contrib: Array, ok: NDArray[np.bool_], fmap: FamilyMap, sign: float
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """(n, m) index of the feature driving each family, and whether there is one.
 
     The driver is the family feature with the largest ``sign * contribution`` among
-    those with a value: a missing value can carry a contribution (LightGBM routes it),
-    but its sentence would have no number. Only when no feature with a value pushes in
-    the family's direction does the missing one drive.
+    those whose value reads in that direction (``ok``, from :func:`eligible`). A family
+    without such a feature is no reason for that customer, whatever its impact: its
+    sentence would state a value no worse than the reference.
     """
     n, m = contrib.shape[0], len(fmap.families)
     out = np.empty((n, m), dtype=np.int64)
+    found = np.empty((n, m), dtype=bool)
     rows = np.arange(n)
     for i in range(m):
         members = np.flatnonzero(fmap.member == i)
-        signed = sign * contrib[:, members]
-        known = np.where(np.isnan(x[:, members]), -np.inf, signed)
-        best_known = np.argmax(known, axis=1)
-        use_known = known[rows, best_known] > 0
-        out[:, i] = members[np.where(use_known, best_known, np.argmax(signed, axis=1))]
-    return out
+        signed = np.where(ok[:, members], sign * contrib[:, members], -np.inf)
+        best = np.argmax(signed, axis=1)
+        out[:, i] = members[best]
+        found[:, i] = signed[rows, best] > 0
+    return out, found
 
 
 def select_reasons(
@@ -220,18 +269,22 @@ def select_reasons(
 
     Rows not at low risk get the families raising risk by more than ``min_impact``;
     low-risk rows get nothing, or with ``protective`` the families lowering risk by more
-    than ``min_impact``.
+    than ``min_impact``. A family counts only with a driving feature whose value reads
+    in its direction (:func:`eligible`); the next family takes a skipped one's place.
     """
     n, m = impacts.shape
     k = min(top_k, m)
+    pos, pos_found = _drivers(contrib, eligible(x, references, fmap.names, 1.0), fmap, 1.0)
+    neg, neg_found = _drivers(contrib, eligible(x, references, fmap.names, -1.0), fmap, -1.0)
+    drivers = np.where(low_risk[:, None], neg, pos)
+    found = np.where(low_risk[:, None], neg_found, pos_found)
     sign = np.where(low_risk, -1.0, 1.0)[:, None]
-    order = np.argsort(-sign * impacts, axis=1, kind="stable")[:, :k]
+    key = np.where(found, sign * impacts, -np.inf)
+    order = np.argsort(-key, axis=1, kind="stable")[:, :k]
     chosen = np.take_along_axis(impacts, order, axis=1)
-    valid = sign * chosen > min_impact
+    valid = np.take_along_axis(key, order, axis=1) > min_impact
     if not protective:
         valid &= ~low_risk[:, None]
-    pos, neg = _drivers(contrib, x, fmap, 1.0), _drivers(contrib, x, fmap, -1.0)
-    drivers = np.where(low_risk[:, None], neg, pos)
     feature = np.take_along_axis(drivers, order, axis=1)
     rows = np.arange(n)[:, None]
     return ReasonTable(

@@ -91,20 +91,23 @@ def _texts(
     flat: tuple[NDArray[np.intp], ...],
     names: tuple[str, ...],
     lang: str,
+    currency: str | None,
 ) -> NDArray[np.object_]:
     """Sentences of the selected reasons, rendered one feature at a time."""
     feat, values, refs = table.feature[flat], table.value[flat], table.reference[flat]
     out = np.empty(len(feat), dtype=object)
     for j in np.unique(feat):
         sel = feat == j
-        out[sel] = render_many(names[j], values[sel], refs[sel], lang)
+        out[sel] = render_many(names[j], values[sel], refs[sel], lang, currency)
     prot = table.protective[flat[0]]
     if prot.any():
         out[prot] = [_PROTECTIVE_PREFIX[lang] + t for t in out[prot]]
     return out
 
 
-def reasons_column(table: ReasonTable, fmap: FamilyMap, names: tuple[str, ...]) -> pa.ListArray:
+def reasons_column(
+    table: ReasonTable, fmap: FamilyMap, names: tuple[str, ...], currency: str | None = None
+) -> pa.ListArray:
     """The reasons as an Arrow list<struct> column (row-major, best reason first)."""
     flat = np.nonzero(table.family >= 0)  # row-major, so each row's reasons stay in order
     fam = table.family[flat]
@@ -121,8 +124,8 @@ def reasons_column(table: ReasonTable, fmap: FamilyMap, names: tuple[str, ...]) 
             pa.array(np.asarray(names, dtype=object)[table.feature[flat]], pa.string()),
             pa.array(table.value[flat], pa.float64(), from_pandas=True),
             pa.array(table.reference[flat], pa.float64(), from_pandas=True),
-            pa.array(_texts(table, flat, names, "en"), pa.string()),
-            pa.array(_texts(table, flat, names, "zh-CN"), pa.string()),
+            pa.array(_texts(table, flat, names, "en", currency), pa.string()),
+            pa.array(_texts(table, flat, names, "zh-CN", currency), pa.string()),
         ],
         fields=list(REASON_TYPE),
     )
@@ -219,7 +222,7 @@ def score_customers(
             min_impact=params.reasons.min_impact,
             protective=params.reasons.low_risk_mode == "protective",
         )
-        reasons = reasons_column(table, fmap, names)
+        reasons = reasons_column(table, fmap, names, params.currency)
     with _phase("rules"):
         rules = rules_column(snapshot, rules_params)
     out = pd.DataFrame(

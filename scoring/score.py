@@ -9,7 +9,10 @@ Customers are scored in batches of ``score.chunk_rows`` by
 population references resolved once on the whole snapshot so every batch cites the same
 medians. The CSV flattens reasons into ``reason_<i>_code/_impact/_en/_zh`` columns and
 the triggered rules into ``rule_codes`` (``;``-separated) and ``rules_en``/``rules_zh``
-(`` | ``-separated), UTF-8, for CRM import.
+(`` | ``-separated), UTF-8 with a byte-order mark (Excel needs it to read the Chinese
+columns), for CRM import. The model is the registry's champion when there is one (what
+the API serves), else ``--model-dir`` (:func:`scoring.model_choice.choose_model`); the
+stage says which. After ``churn promote``, ``dvc repro --force score`` rescores.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from config.root import load_params
 from config.scoring import RulesParams
 from config.stage import setup_logging, stage_args
 from scoring.config import ScoreConfig, score_config
+from scoring.model_choice import choose_model
 from scoring.reasons import resolve_reference
 from scoring.results import score_customers
 
@@ -120,8 +124,10 @@ def write_outputs(batches: list[pd.DataFrame], scores: Path, csv: Path, top_k: i
         table = pa.Table.from_pandas(batch, preserve_index=False).replace_schema_metadata(None)
         writer = writer or pq.ParquetWriter(str(scores_tmp), table.schema)
         writer.write_table(table)
+        # UTF-8 with a BOM (written once, at the start), so Excel reads the Chinese columns
         crm_frame(batch, top_k).to_csv(csv_tmp, index=False, mode="w" if i == 0 else "a",
-                                       header=i == 0, encoding="utf-8")  # fmt: skip
+                                       header=i == 0,
+                                       encoding="utf-8-sig" if i == 0 else "utf-8")  # fmt: skip
         rows += len(batch)
     if writer is not None:
         writer.close()
@@ -135,14 +141,17 @@ def main(argv: list[str] | None = None) -> None:
     args = stage_args(argv, __doc__, "model-dir", "latest", "scores", "csv")
     setup_logging()
     params = load_params(args.params)
-    model = ChurnModel.load(args.model_dir)
+    model, used = choose_model("auto", args.model_dir, params.registry)
+    logger.info("scoring with %s", used)
     config = score_config(params, model.horizon_days)
     rules = params.rules
     latest = pd.read_parquet(args.latest)
     batches = score_snapshot(model, latest, config, rules)
     n = write_outputs(batches, args.scores, args.csv, config.reasons.top_k)
     levels = pd.concat([b["risk_level"] for b in batches]).value_counts().to_dict()
-    Console().print(f"scored {n} customers -> {args.scores}, {args.csv}; risk levels {levels}")
+    Console().print(
+        f"scored {n} customers with {used} -> {args.scores}, {args.csv}; risk levels {levels}"
+    )
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ numbers formatted by the feature's unit:
 
 - ``days`` and counts (``orders``, ``products``, ``categories``): whole numbers
   (a median can be a half, shown with one decimal);
-- ``currency``: thousands separators, no decimals from 10 up (and for 0), two below;
+- ``currency``: thousands separators, no decimals from 10 up (and for 0), two below,
+  with the symbol of ``data.currency`` (``£312``; an unknown code follows: ``312 CHF``);
 - ``ratio`` (e.g. the overdue ratio): one decimal, ``4.1``;
 - ``share``: a percentage with one decimal, ``3.2%``;
 - ``tier``: the tier name (``low``/``medium``/``high``, ``低``/``中``/``高``).
 
+English unit words agree with the number (``{value_unit}``: "1 order", "2 orders").
 ``{pct}`` is ``abs(value) * 100`` and ``{change}`` carries the direction ("fell"/"rose",
 "下降"/"上升"), so a decline reads "Spend in the last 90 days fell 62%" /
 "近 90 天消费额较前 90 天下降 62%". A missing reference renders
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 
 from config.features import TIER_NAMES
 from features.catalog import BY_NAME, Feature
+from features.wording import UNIT_WORDS
 
 LANGS: tuple[str, ...] = ("en", "zh-CN")
 _MISSING = {"en": "n/a", "zh-CN": "不详"}
@@ -79,13 +82,33 @@ MISSING_SENTENCES: dict[str, tuple[str, str]] = {
 }
 _MISSING_GENERIC = ("{name}: no value", "{name}：无数据")
 
+# Sentences for an ``own`` feature whose reference is missing: a one-order customer's
+# "usual gap" is the assumed features.single_order_gap_days, not a fact to quote.
+NO_REFERENCE_SENTENCES: dict[str, tuple[str, str]] = {
+    "overdue_ratio": MISSING_SENTENCES["gap_mean_days"],
+}
+
 
 def _check_lang(lang: str) -> None:
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
 
 
-def format_number(value: float, unit: str, lang: str = "en") -> str:
+#: Symbols of common ISO 4217 codes; any other code is written after the amount.
+CURRENCY_SYMBOLS: dict[str, str] = {"GBP": "£", "USD": "$", "EUR": "€", "CNY": "¥", "JPY": "¥"}
+
+
+def format_currency(text: str, currency: str | None) -> str:
+    """``text`` (a formatted amount) with the currency: ``£312``, ``312 CHF``."""
+    if not currency:
+        return text
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    if symbol is None:
+        return f"{text} {currency}"
+    return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
+
+
+def format_number(value: float, unit: str, lang: str = "en", currency: str | None = None) -> str:
     """Format ``value`` for a sentence according to the catalog ``unit``."""
     _check_lang(lang)
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -96,13 +119,21 @@ def format_number(value: float, unit: str, lang: str = "en") -> str:
     if unit in _COUNT_UNITS:
         return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
     if unit == "currency":
-        return f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.2f}"
+        return format_currency(f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.2f}", currency)
     if unit == "share":
         return f"{v * 100:.1f}%"
     if unit == "tier":
         name = TIER_NAMES[min(max(round(v), 0), len(TIER_NAMES) - 1)]
         return _TIER_ZH[name] if lang == "zh-CN" else name
     return f"{v:,.1f}"  # ratio and anything else
+
+
+def unit_word(text: str, unit: str, lang: str) -> str:
+    """The English unit word agreeing with the formatted number ``text`` ("1 order")."""
+    words = UNIT_WORDS.get(unit)
+    if words is None or lang != "en":
+        return ""
+    return words[0] if text in ("1", "-1") else words[1]
 
 
 def format_pct(value: float, lang: str = "en") -> str:
@@ -120,17 +151,24 @@ def reference_unit(feature: Feature) -> str:
     return feature.unit
 
 
-def template_fields(feature: Feature, value: float, reference: float, lang: str) -> dict[str, str]:
-    """The template fields (``value``, ``reference``, ``ratio``, ``pct``, ``change``)."""
+def template_fields(
+    feature: Feature, value: float, reference: float, lang: str, currency: str | None = None
+) -> dict[str, str]:
+    """The template fields (``value``, ``reference``, ``ratio``, ``pct``, ``change``, units)."""
     ratio = math.nan
     if not (math.isnan(value) or math.isnan(reference)) and reference != 0:
         ratio = value / reference
+    ref_unit = reference_unit(feature)
+    value_text = format_number(value, feature.unit, lang, currency)
+    reference_text = format_number(reference, ref_unit, lang, currency)
     return {
-        "value": format_number(value, feature.unit, lang),
-        "reference": format_number(reference, reference_unit(feature), lang),
+        "value": value_text,
+        "reference": reference_text,
         "ratio": format_number(ratio, "ratio", lang),
         "pct": format_pct(value, lang),
         "change": change_word(value, lang),
+        "value_unit": unit_word(value_text, feature.unit, lang),
+        "reference_unit": unit_word(reference_text, ref_unit, lang),
     }
 
 
@@ -142,23 +180,43 @@ def change_word(value: float, lang: str = "en") -> str:
     return fell if value < 0 else rose
 
 
-def render_sentence(feature_name: str, value: float, reference: float, lang: str = "en") -> str:
-    """The catalog sentence of ``feature_name`` with real numbers, in ``lang``."""
+def render_sentence(
+    feature_name: str,
+    value: float,
+    reference: float,
+    lang: str = "en",
+    currency: str | None = None,
+) -> str:
+    """The catalog sentence of ``feature_name`` with real numbers, in ``lang``.
+
+    ``currency`` is the ISO code of ``data.currency`` (amounts read ``£312``).
+    """
     _check_lang(lang)
     feature = BY_NAME.get(feature_name)
     if feature is None:
         raise KeyError(f"feature {feature_name!r} is not in the catalog")
+    missing = None
     if math.isnan(float(value)):
-        en, zh = MISSING_SENTENCES.get(feature_name, _MISSING_GENERIC)
+        missing = MISSING_SENTENCES.get(feature_name, _MISSING_GENERIC)
+    elif feature_name in NO_REFERENCE_SENTENCES and math.isnan(float(reference)):
+        missing = NO_REFERENCE_SENTENCES[feature_name]
+    if missing is not None:
+        en, zh = missing
         return (en if lang == "en" else zh).format(name=feature_name)
     template = feature.template_en if lang == "en" else feature.template_zh
-    return template.format(**template_fields(feature, float(value), float(reference), lang))
+    fields = template_fields(feature, float(value), float(reference), lang, currency)
+    return template.format(**fields)
 
 
 def render_many(
-    feature_name: str, values: Sequence[float], references: Sequence[float], lang: str
+    feature_name: str,
+    values: Sequence[float],
+    references: Sequence[float],
+    lang: str,
+    currency: str | None = None,
 ) -> list[str]:
     """:func:`render_sentence` over aligned sequences (one feature, many customers)."""
     return [
-        render_sentence(feature_name, v, r, lang) for v, r in zip(values, references, strict=True)
+        render_sentence(feature_name, v, r, lang, currency)
+        for v, r in zip(values, references, strict=True)
     ]

@@ -20,6 +20,8 @@ import orjson
 import pandas as pd
 
 from config.features import TIER_NAMES
+from features.reason_codes import REASON_CODE_LABELS
+from features.wording import FEATURE_LABELS, RISK_LEVEL_LABELS, TIER_LABELS, label
 
 #: Field of a reason/rule sentence per API language.
 TEXT_FIELD: dict[str, str] = {"en": "text_en", "zh-CN": "text_zh"}
@@ -99,16 +101,52 @@ def full_record(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
+#: Decimals of probabilities and impacts in the API (0.1723, not 0.17229946519027065).
+PROBABILITY_DECIMALS = 4
+#: Decimals of money and feature values in the API.
+VALUE_DECIMALS = 2
+
+
+def _rounded(value: float | None, decimals: int) -> float | None:
+    return None if value is None else round(value, decimals)
+
+
+def _public_reason(r: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    return {
+        "code": r["code"],
+        "name": label(REASON_CODE_LABELS, r["code"], lang),
+        "family": r["family"],
+        "impact": _rounded(r["impact"], PROBABILITY_DECIMALS),
+        "feature": r["feature"],
+        "feature_label": label(FEATURE_LABELS, r["feature"], lang),
+        "value": _rounded(r["value"], PROBABILITY_DECIMALS),
+        "reference": _rounded(r["reference"], PROBABILITY_DECIMALS),
+        "text": r[TEXT_FIELD[lang]],
+    }
+
+
 def public_record(record: Mapping[str, Any], lang: str, top_k: int) -> dict[str, Any]:
-    """The caller's view: one language, the first ``top_k`` reasons."""
+    """The caller's view: one language, the first ``top_k`` reasons, rounded numbers.
+
+    Probabilities and impacts have 4 decimals, money 2; codes stay stable English
+    identifiers and each gets a ``*_label`` (or ``name``) in ``lang`` from the catalog.
+    """
     text = TEXT_FIELD[lang]
-    reasons = [
-        {k: r[k] for k in ("code", "family", "impact", "feature", "value", "reference")}
-        | {"text": r[text]}
-        for r in record["reasons"][:top_k]
-    ]
+    reasons = [_public_reason(r, lang) for r in record["reasons"][:top_k]]
     rules = [{"code": r["code"], "text": r[text]} for r in record["triggered_rules"]]
-    return {**record, "reasons": reasons, "triggered_rules": rules}
+    return {
+        "customer_id": record["customer_id"],
+        "churn_probability": round(record["churn_probability"], PROBABILITY_DECIMALS),
+        "risk_level": record["risk_level"],
+        "risk_level_label": label(RISK_LEVEL_LABELS, record["risk_level"], lang),
+        "value_tier": record["value_tier"],
+        "value_tier_label": label(TIER_LABELS, record["value_tier"], lang),
+        "revenue_at_risk": _rounded(record["revenue_at_risk"], VALUE_DECIMALS),
+        "reasons": reasons,
+        "triggered_rules": rules,
+        "as_of": record["as_of"],
+        "model_version": record["model_version"],
+    }
 
 
 def public_body(record: Mapping[str, Any], lang: str, top_k: int) -> Prepared:

@@ -15,7 +15,12 @@ from pathlib import Path
 
 from bundle.rules import RULES, RULES_VERSION
 from features.catalog import CATALOG, Family
-from features.reason_codes import PROTECTIVE_CODES, REASON_CODES, REASON_CODES_VERSION
+from features.reason_codes import (
+    PROTECTIVE_CODES,
+    REASON_CODE_LABELS,
+    REASON_CODES,
+    REASON_CODES_VERSION,
+)
 from serving.errors import ERROR_CODES
 
 BEGIN = "<!-- BEGIN GENERATED: python -m serving.reference --doc docs/serving.md -->"
@@ -31,17 +36,20 @@ def reason_table() -> list[str]:
     lines = [
         f"### Reason codes (version {REASON_CODES_VERSION})",
         "",
-        "| code | protective code | family | features (driving feature is named per reason) "
+        "| code | name (en / zh-CN, the reason's `name`) | protective code | family "
+        "| features (driving feature is named per reason) "
         "| sentence template of the first feature (en / zh-CN; each feature has its own) |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for family in Family:
         members = [f for f in CATALOG if f.family == family]
         names = ", ".join(f"`{f.name}`" for f in members)
         first = members[0]
         sample = f"{_cell(first.template_en)} / {_cell(first.template_zh)}"
+        code = REASON_CODES[family]
+        name = " / ".join(REASON_CODE_LABELS[code])
         lines.append(
-            f"| `{REASON_CODES[family]}` | `{PROTECTIVE_CODES[family]}` | {family.value} "
+            f"| `{code}` | {name} | `{PROTECTIVE_CODES[family]}` | {family.value} "
             f"| {names} | {sample} |"
         )
     return lines

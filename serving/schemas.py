@@ -24,33 +24,47 @@ class Reason(BaseModel):
     """One reason the model sees raised risk, in the caller's language."""
 
     code: str = Field(description="Stable reason code the CRM can route on.")
+    name: str = Field(description="What the reason code means, in the caller's language.")
     family: str = Field(description="Reason family from the feature catalog.")
-    impact: float | None = Field(description="Impact on the churn probability (points, 0-1).")
-    feature: str = Field(description="The feature that drives this reason.")
+    impact: float | None = Field(
+        description="Impact on the churn probability in probability points (0-1, 4 decimals):"
+        " 0.12 = +12 points."
+    )
+    feature: str = Field(description="Catalog name of the feature that drives this reason.")
+    feature_label: str = Field(description="The feature's name in the caller's language.")
     value: float | None = Field(description="The feature's value for this customer.")
-    reference: float | None = Field(description="What the value is compared with.")
-    text: str = Field(description="A sentence a sales rep can read.")
+    reference: float | None = Field(
+        description="What the value is compared with: the median of active customers, or the"
+        " customer's own history (e.g. the usual order gap); null when there is none."
+    )
+    text: str = Field(description="A sentence a sales rep can read, in the caller's language.")
 
 
 class TriggeredRule(BaseModel):
     """A vendor rule this customer triggers."""
 
-    code: str
-    text: str
+    code: str = Field(description="Stable rule code (see docs/serving.md).")
+    text: str = Field(description="The rule's sentence in the caller's language.")
 
 
 class CustomerChurn(BaseModel):
     """Churn risk of one customer, identical to the batch score for the same model."""
 
     customer_id: str
-    churn_probability: float = Field(ge=0.0, le=1.0)
-    risk_level: str
-    value_tier: str
-    revenue_at_risk: float | None
-    reasons: list[Reason]
-    triggered_rules: list[TriggeredRule]
+    churn_probability: float = Field(
+        ge=0.0, le=1.0, description="Calibrated probability of no order within the horizon."
+    )
+    risk_level: str = Field(description="low | medium | high (stable identifier).")
+    risk_level_label: str = Field(description="The risk level in the caller's language.")
+    value_tier: str = Field(description="low | medium | high by spend in the last 365 days.")
+    value_tier_label: str = Field(description="The value tier in the caller's language.")
+    revenue_at_risk: float | None = Field(
+        description="Probability x net spend of the last 365 days over the horizon (currency)."
+    )
+    reasons: list[Reason] = Field(description="Top reasons, largest impact first.")
+    triggered_rules: list[TriggeredRule] = Field(description="Vendor rules that fire.")
     as_of: str = Field(description="Cutoff the features were computed at (ISO date).")
-    model_version: str
+    model_version: str = Field(description="Registry version of the model that scored.")
 
 
 class BatchRequest(BaseModel):

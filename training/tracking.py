@@ -2,7 +2,9 @@
 
 The tracking URI comes from ``MLFLOW_TRACKING_URI`` when set, else from
 ``registry.tracking_uri`` (default ``sqlite:///mlflow.db``); a relative SQLite path is
-resolved against the repository root passed in, never against the working directory.
+resolved against the repository root (:func:`config.tracking.repo_root`: DVC's
+``DVC_ROOT``, so temp and queued experiments log to the same store), never against the
+working directory.
 """
 
 from __future__ import annotations
@@ -23,22 +25,16 @@ from mlflow.models import infer_signature
 
 from bundle.model import ChurnModel, bundle_digest
 from bundle.pyfunc import BUNDLE_ARTIFACT, ChurnPyfunc
+from config.tracking import resolve_tracking_uri
 from config.training import RegistryParams
+
+__all__ = ["flatten", "log_and_register", "resolve_tracking_uri"]
 
 logger = logging.getLogger(__name__)
 
 _SQLITE = "sqlite:///"
 DIGEST_TAG = "bundle_digest"
 _REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "mlflow", "pydantic")
-
-
-def resolve_tracking_uri(configured: str, root: Path, env: Mapping[str, str]) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else ``configured`` with a relative SQLite path
-    made absolute under ``root``."""
-    uri = env.get("MLFLOW_TRACKING_URI") or configured
-    if uri.startswith(_SQLITE) and not uri.startswith(_SQLITE + "/"):
-        uri = _SQLITE + str((root / uri[len(_SQLITE) :]).resolve())
-    return uri
 
 
 def _experiment_id(client: MlflowClient, name: str, uri: str) -> str:

@@ -37,10 +37,12 @@ from bundle.model import ChurnModel
 from bundle.pyfunc import load_registered_bundle
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
+from config.tracking import experiment_tags, repo_root, resolve_tracking_uri
 from features.catalog import CATALOG_VERSION
 from training.backtest import Fold, run_fold, summarize
 from training.behaviour import Check, behavioural_checks
 from training.behaviour import failures as behaviour_failures
+from training.experiment import explicit_tuning
 from training.gate import GateDecision, apply, current_champion, decide
 from training.metrics import probability_metrics
 from training.pipeline import FittedRun, feature_columns, fit_all
@@ -55,7 +57,6 @@ from training.tracking import (
     Terminated,
     fail_runs_on_signals,
     log_and_register,
-    resolve_tracking_uri,
 )
 
 logger = logging.getLogger(__name__)
@@ -170,7 +171,11 @@ def register(
                 **model.metadata["served_split"],
             },
             metrics=metrics,
-            tags={"catalog_version": CATALOG_VERSION, **model.metadata["data_range"]},
+            tags={
+                "catalog_version": CATALOG_VERSION,
+                **model.metadata["data_range"],
+                **experiment_tags(os.environ),
+            },
             figures=figures,
             documents={"behaviour.json": behaviour},
         )
@@ -214,8 +219,13 @@ def run(
     baselines_path: Path,
     uri: str | None,
     trained_at: str,
+    pinned: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Backtest the procedure, refit it one horizon later, save, register and gate."""
+    """Backtest the procedure, refit it one horizon later, save, register and gate.
+
+    ``pinned``: train keys set for this run and kept out of tuning (reported).
+    """
+    pinned = pinned or []
     feature_columns(snapshots)
     horizon = cfg.features.horizon_days
     folds = [run_fold(snapshots, s, cfg) for s in backtest_splits(snapshots, horizon, cfg.split)]
@@ -267,6 +277,7 @@ def run(
             "calibration": model.calibrator.kind,
             **{k: model.metadata.get(k) for k in ("calibration_cutoffs", "calibration_base_rate")},
         },
+        "tuning": {"enabled": cfg.tuning.enabled, "pinned": pinned},
         "behaviour": {c.name: {"passed": c.passed, "detail": c.detail} for c in checks},
         "registry": registry,
     }
@@ -278,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     fail_runs_on_signals()
     cfg = load_params(args.params)
-    root = args.params.resolve().parent
+    tuning, pinned = explicit_tuning(args.params, cfg.train, cfg.tuning)
+    cfg = cfg.model_copy(update={"tuning": tuning})
+    root = repo_root(os.environ, Path.cwd())
     uri = (
         resolve_tracking_uri(cfg.registry.tracking_uri, root, os.environ)
         if cfg.registry.enabled
@@ -292,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             args.baselines,
             uri,
             datetime.now(UTC).isoformat(timespec="seconds"),
+            pinned,
         )
     except Terminated as exc:
         Console(stderr=True).print(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from serving.routes.deps import MetricsDep, OnlinePoolDep, ServiceDep, require_client_key
@@ -19,6 +19,7 @@ from serving.schemas import (
     BatchResponse,
     CustomerChurn,
     ErrorBody,
+    Lang,
     ScoreRequest,
 )
 from serving.security import API_KEY_HEADER
@@ -96,21 +97,33 @@ class InvalidParameter(ServiceError):
         super().__init__(message, [{"loc": [where, name], "message": message}])
 
 
+LangQuery = Annotated[
+    Lang | None,
+    Query(description="Language of texts and labels; wins over the body's `lang`."),
+]
+
+
 @router.post("/churn/batch", response_model=BatchResponse, tags=["churn"])
-async def churn_batch(service: ServiceDep, metrics: MetricsDep, request: BatchRequest) -> Response:
+async def churn_batch(
+    service: ServiceDep, metrics: MetricsDep, request: BatchRequest, lang: LangQuery = None
+) -> Response:
     """Answers for many ids at once; unknown ids are listed in ``not_found``."""
-    body, answers = service.batch(request.customer_ids, request.lang, request.top_k)
+    body, answers = service.batch(request.customer_ids, lang or request.lang, request.top_k)
     metrics.observe_predictions((a.probability, a.risk_level) for a in answers)
     return Response(body, media_type=JSON)
 
 
 @router.post("/churn/score", response_model=CustomerChurn, tags=["churn"])
 async def churn_score(
-    service: ServiceDep, metrics: MetricsDep, pool: OnlinePoolDep, request: ScoreRequest
+    service: ServiceDep,
+    metrics: MetricsDep,
+    pool: OnlinePoolDep,
+    request: ScoreRequest,
+    lang: LangQuery = None,
 ) -> Response:
     """Score a customer from posted raw orders (same validation and feature code as batch)."""
     work = partial(service.score_orders, request.customer_id, request.orders, request.as_of,
-                   request.lang, request.top_k)  # fmt: skip
+                   lang or request.lang, request.top_k)  # fmt: skip
     answer = await asyncio.get_running_loop().run_in_executor(pool, work)
     metrics.observe_predictions(((answer.probability, answer.risk_level),))
     return Response(answer.body, media_type=JSON)

@@ -13,6 +13,7 @@ from bundle.calibration import SigmoidCalibrator
 from bundle.model import ChurnModel
 from features.catalog import BY_NAME, Family
 from scoring.reasons import (
+    eligible,
     family_contributions,
     family_map,
     reference_matrix,
@@ -93,14 +94,12 @@ def test_select_reasons_top_k_positive_and_low_risk_empty(model: ChurnModel, sna
     rows, ks = np.nonzero(valid)
     np.testing.assert_allclose(table.impact[rows, ks], impacts[rows, table.family[rows, ks]])
     # driving feature: the family's feature with the largest contribution among those
-    # with a value (a missing value drives only when no known value raises risk)
+    # whose value reads as a risk (differs from its reference in the risky direction)
+    ok = eligible(x, refs, names, 1.0)
     for r, k in zip(rows[:80], ks[:80], strict=True):
         members = np.flatnonzero(fmap.member == table.family[r, k])
-        known = members[~np.isnan(x[r, members])]
-        if len(known) and contrib[r, known].max() > 0:
-            assert table.feature[r, k] == known[np.argmax(contrib[r, known])]
-        else:
-            assert table.feature[r, k] == members[np.argmax(contrib[r, members])]
+        candidates = members[ok[r, members] & (contrib[r, members] > 0)]
+        assert table.feature[r, k] == candidates[np.argmax(contrib[r, candidates])]
     # no filler: a non-low customer whose families barely move risk gets fewer reasons
     assert (valid.sum(axis=1) <= 3).all()
 
@@ -154,12 +153,52 @@ def test_missing_bundle_reference_falls_back_to_snapshot_median(caplog):
     assert "computed from the scored snapshot" in caplog.text
 
 
-def test_driver_prefers_a_feature_with_a_value():
+def test_driver_must_read_as_a_risk_or_the_family_is_no_reason():
     fmap = family_map(("gap_mean_days", "overdue_ratio"))
-    contrib = np.array([[0.5, 0.2, 0.0], [0.5, -0.1, 0.0]])  # last column: bias
-    x = np.array([[np.nan, 3.0], [np.nan, 0.5]])
-    impacts = np.array([[0.1], [0.1]])
+    contrib = np.array([[0.5, 0.2, 0.0], [0.5, 0.3, 0.0], [0.1, 0.4, 0.0]])  # last: bias
+    # row 0: no usual gap (one order) is itself the fact; row 1: gap 20 days < median
+    # 30 and 0.5x overdue: nothing reads as a risk; row 2: 3x overdue
+    x = np.array([[np.nan, 3.0], [20.0, 0.5], [40.0, 3.0]])
+    refs = np.array([[30.0, np.nan], [30.0, 40.0], [30.0, 13.0]])
+    impacts = np.array([[0.1], [0.1], [0.1]])
     table = select_reasons(
-        impacts, contrib, x, x, fmap, np.zeros(2, dtype=bool), 1, 0.0, protective=False
+        impacts, contrib, x, refs, fmap, np.zeros(3, dtype=bool), 1, 0.0, protective=False
     )
-    assert table.feature[:, 0].tolist() == [1, 0]  # known value if it raises risk, else NaN one
+    assert table.feature[:, 0].tolist() == [0, -1, 1]
+    assert table.family[:, 0].tolist() == [0, -1, 0]
+
+
+def test_equal_value_and_reference_is_no_reason():
+    fmap = family_map(("orders_90d", "cancel_rate_365d"))
+    contrib = np.array([[0.3, 0.2, 0.0]])
+    x = np.array([[1.0, 0.0]])
+    refs = np.array([[1.0, 0.0]])  # "1 order (active customers: 1)", "Cancelled 0.0%"
+    table = select_reasons(
+        np.array([[0.1, 0.05]]), contrib, x, refs, fmap, np.zeros(1, bool), 2, 0.0, False
+    )
+    assert (table.family == -1).all()
+
+
+def test_a_skipped_family_makes_room_for_the_next():
+    fmap = family_map(("days_since_last_order", "orders_90d", "tenure_days"))
+    contrib = np.array([[0.3, 0.2, 0.1, 0.0]])
+    x = np.array([[100.0, 1.0, 10.0]])
+    refs = np.array([[37.0, 1.0, 72.0]])
+    table = select_reasons(
+        np.array([[0.1, 0.08, 0.02]]), contrib, x, refs, fmap, np.zeros(1, bool), 2, 0.0, False
+    )
+    assert table.family[0].tolist() == [0, 2]  # FREQUENCY (1 vs 1) skipped, TENURE next
+
+
+def test_one_order_customer_has_no_usual_gap_reference():
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [300.0, 60.0],
+            "overdue_ratio": [300.0 / 90.0, 2.0],
+            "gap_mean_days": [np.nan, 30.0],
+            "orders_lifetime": [1.0, 3.0],
+        }
+    )
+    refs = reference_matrix(frame, ("overdue_ratio",), {})
+    assert np.isnan(refs[0, 0])  # not the assumed single_order_gap_days
+    assert refs[1, 0] == 30.0

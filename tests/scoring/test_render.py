@@ -63,8 +63,50 @@ def test_currency_share_tier_and_missing_formats():
     assert format_pct(0.034) == "3.4"
     assert (
         render_sentence("return_rate_365d", 0.12, 0.01, "en")
-        == "Returned or cancelled 12% of spend in the last 365 days (active customers: 1.0%)"
+        == "Returned or cancelled goods worth 12% of spend in the last 365 days "
+        "(active customers: 1.0%)"
     )
+
+
+def test_currency_comes_from_params_and_sits_with_the_amount():
+    assert format_number(312.4, "currency", currency="GBP") == "£312"
+    assert format_number(-5.0, "currency", currency="USD") == "-$5.00"
+    assert format_number(1234.0, "currency", currency="CHF") == "1,234 CHF"
+    assert render_sentence("spend_90d", 0.0, 311.86, "en", currency="GBP") == (
+        "Spent £0 in the last 90 days (active customers: £312)"
+    )
+    assert render_sentence("spend_90d", 0.0, 311.86, "zh-CN", currency="GBP") == (
+        "近 90 天消费 £0（活跃客户中位数：£312）"
+    )
+
+
+def test_counts_and_days_agree_in_number():
+    assert render_sentence("orders_90d", 1.0, 2.0, "en") == (
+        "1 order in the last 90 days (active customers: 2)"
+    )
+    assert render_sentence("orders_90d", 0.0, 1.0, "en") == (
+        "0 orders in the last 90 days (active customers: 1)"
+    )
+    assert render_sentence("days_since_last_order", 1.2, 1.0, "en") == (
+        "No order for 1 day (active customers: 1 day)"
+    )
+    assert render_sentence("products_90d", 1.0, 17.0, "en") == (
+        "Bought 1 distinct product in the last 90 days (active customers: 17)"
+    )
+    assert render_sentence("regular_categories_missed_90d", 1.0, math.nan, "en") == (
+        "Stopped buying 1 regular category in the last 90 days"
+    )
+    assert render_sentence("orders_90d", 1.0, 2.0, "zh-CN") == (
+        "近 90 天下单 1 次（活跃客户中位数：2 次）"
+    )
+
+
+def test_one_order_customer_gets_no_usual_gap_sentence():
+    # overdue_ratio of a one-order customer divides by an assumed gap: no reference
+    assert render_sentence("overdue_ratio", 3.6, math.nan, "en") == (
+        "Only one order so far: no usual order gap yet"
+    )
+    assert "90" not in render_sentence("overdue_ratio", 3.6, math.nan, "zh-CN")
 
 
 def test_bad_language_and_feature_are_errors():

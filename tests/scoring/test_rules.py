@@ -66,7 +66,16 @@ def test_sentences_in_both_languages() -> None:
     assert en == "No order for 40 days (rule for high-value customers: 30 days)"
     assert zh == "已 40 天未下单（高价值客户规则：30 天）"
     drop = render_rule("RULE_SPEND_DROP", _frame().loc["b"].to_dict(), RulesParams())
-    assert drop == "Spend in the last 30 days fell 90% vs the month before (rule: 50%)"
+    assert drop == (
+        "Spend in the last 30 days fell 90% vs the 30-day average of days 30–90 (rule: 50%)"
+    )
+    returns = render_rule(
+        "RULE_RETURNS", {"return_rate_365d": 1.0, "cancel_rate_365d": 0.5}, RulesParams()
+    )
+    assert returns == (
+        "Returned or cancelled goods worth 100.0% of spend (rule: above 5%) and 50.0% of "
+        "orders cancelled (rule: above 5%) in the last 365 days"
+    )
     with pytest.raises(KeyError):
         render_rule("RULE_NOPE", row, RulesParams())
     with pytest.raises(ValueError):

@@ -20,6 +20,8 @@ def test_score_stage_writes_every_customer(pipeline_dir, snapshot):
 
 def test_crm_csv_flattens_reasons_and_rules(pipeline_dir):
     scores = read_scores(str(pipeline_dir / "data" / "scores.parquet"))
+    raw = (pipeline_dir / "data" / "scores.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\xef\xbb\xbf") == 1  # one BOM
     csv = pd.read_csv(pipeline_dir / "data" / "scores.csv", dtype={"customer_id": str})
     assert len(csv) == len(scores)
     assert {"reason_1_code", "reason_3_zh", "rule_codes", "rules_zh", "as_of"} <= set(csv)

@@ -41,9 +41,12 @@ def test_get_matches_batch_score_exactly(client: TestClient, backend: SyntheticB
         body = client.get(CHURN.format(cid)).json()
         CustomerChurn.model_validate(body)
         row = scores.loc[cid]
-        assert body["churn_probability"] == pytest.approx(row["churn_probability"], abs=1e-9)
+        assert body["churn_probability"] == round(row["churn_probability"], 4)
         assert [r["code"] for r in body["reasons"]] == [r["code"] for r in row["reasons"]]
         assert [r["text"] for r in body["reasons"]] == [r["text_en"] for r in row["reasons"]]
+        assert [r["impact"] for r in body["reasons"]] == [
+            round(r["impact"], 4) for r in row["reasons"]
+        ]
         assert [r["code"] for r in body["triggered_rules"]] == [
             r["code"] for r in row["triggered_rules"]
         ]
@@ -61,6 +64,12 @@ def test_lang_and_top_k(client: TestClient, backend: SyntheticBackend) -> None:
     assert [r["text"] for r in zh["reasons"]] == [r["text_zh"] for r in row["reasons"]]
     one = client.get(CHURN.format(cid), params={"top_k": 1}).json()
     assert [r["code"] for r in one["reasons"]] == [row["reasons"][0]["code"]]
+    assert (
+        zh["risk_level_label"]
+        == {"low": "低风险", "medium": "中风险", "high": "高风险"}[zh["risk_level"]]
+    )
+    assert zh["value_tier_label"] in ("低价值", "中价值", "高价值")
+    assert all(r["name"] and r["feature_label"].isascii() is False for r in zh["reasons"])
     none = client.get(CHURN.format(cid), params={"top_k": 0}).json()
     assert none["reasons"] == []
     assert none["churn_probability"] == one["churn_probability"]
@@ -205,7 +214,7 @@ def test_probability_is_the_models(client: TestClient, model_a: ChurnModel) -> N
     frame = snapshot().iloc[:5]
     expected = model_a.predict_proba(frame)
     got = [client.get(CHURN.format(c)).json()["churn_probability"] for c in frame.customer_id]
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got, np.round(expected, 4))  # 4 decimals in the API
 
 
 class _SlowBackend:

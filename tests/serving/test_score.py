@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 
 from features.online import build_online
@@ -42,7 +41,7 @@ def test_score_equals_batch_scorer_on_online_features(
         columns=loaded.scorer.order_columns,  # type: ignore[attr-defined]
     )  # fmt: skip
     expected = loaded.scorer.score_batch(features, 3).iloc[0]
-    assert body.churn_probability == pytest.approx(expected["churn_probability"], abs=1e-12)
+    assert body.churn_probability == round(expected["churn_probability"], 4)
     assert [x.code for x in body.reasons] == [x["code"] for x in expected["reasons"]]
     assert body.as_of == "2011-12-09"  # default: the snapshot's cutoff
 
@@ -94,3 +93,17 @@ def test_too_many_orders_is_413(backend: SyntheticBackend) -> None:
         r = c.post(SCORE, json={"customer_id": "n6", "orders": orders(6)})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "batch_too_large"
+
+
+def test_lang_query_parameter_on_post_routes(client: TestClient) -> None:
+    body = {"customer_id": "new-1", "orders": orders(), "top_k": 3}
+    zh = client.post(SCORE + "?lang=zh-CN", json=body).json()
+    en = client.post(SCORE, json=body).json()
+    assert zh["risk_level_label"].endswith("风险") and en["risk_level_label"].endswith("risk")
+    assert all(not r["text"].isascii() for r in zh["reasons"])
+    # the query wins over the body
+    assert client.post(SCORE + "?lang=en", json={**body, "lang": "zh-CN"}).json() == en
+    ids = {"customer_ids": ["C0000001", "C0000002"]}
+    batch = client.post("/v1/churn/batch?lang=zh-CN", json=ids).json()
+    assert all(r["risk_level_label"].endswith("风险") for r in batch["results"])
+    assert client.post("/v1/churn/batch?lang=fr", json=ids).status_code == 422

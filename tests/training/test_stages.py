@@ -31,6 +31,7 @@ def test_train_then_evaluate_write_declared_outputs(
     # mlflow.set_tracking_uri (called by earlier tests) exports MLFLOW_TRACKING_URI,
     # which would win over the params file.
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # as DVC sets it for a stage
     snaps = tmp_path / "snapshots.parquet"
     snapshots.to_parquet(snaps)
     params = write_params(
@@ -45,7 +46,7 @@ def test_train_then_evaluate_write_declared_outputs(
     ]
     report = ["--report", str(tmp_path / "reports/train.json")]
     assert train_main([*common, *models, *report]) == 0
-    assert (tmp_path / "mlflow.db").exists()  # relative SQLite path resolved next to params
+    assert (tmp_path / "mlflow.db").exists()  # relative SQLite path: under the repo root
     plots = tmp_path / "reports/plots"
     assert (
         evaluate_main(
