@@ -18,8 +18,8 @@ QUICK: dict[str, list[str]] = {
     "bench_ingest": ["--rows", "200000"],
     "bench_features": ["--rows", "200000", "--customers", "20000", "--online-repeats", "50"],
     "bench_explain": ["--anchor", "--customers", "20000", "--check-rows", "500"],
-    "bench_pipeline": ["--runs", "1"],
-    "bench_quality": [],
+    "bench_pipeline": ["--runs", "2", "--customers", "500"],
+    "bench_quality": [],  # the bundled data, through evaluate (a few minutes)
     "bench_serving": ["--customers", "5000", "--duration", "2", "--rounds", "1"],
 }
 

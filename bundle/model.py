@@ -50,6 +50,8 @@ CALIBRATOR_FILE = "calibrator.json"
 BUNDLE_FILE = "bundle.json"
 MANIFEST_FILE = "manifest.json"
 BUNDLE_FORMAT = 2
+#: ``features`` params that change feature values; stored in the bundle and compared.
+FEATURE_SETTINGS = ("single_order_gap_days", "min_usual_gap_days", "regular_category_min_orders")
 #: Catalog versions whose features this code computes identically.
 SERVABLE_CATALOG_VERSIONS: frozenset[str] = frozenset({CATALOG_VERSION})
 
@@ -70,6 +72,7 @@ class ChurnModel:
     value_tiers: ValueTiers
     reason_codes_version: str
     rules_version: str
+    feature_settings: dict[str, float] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -93,16 +96,36 @@ class ChurnModel:
             value_tiers=features.value_tiers,
             reason_codes_version=REASON_CODES_VERSION,
             rules_version=RULES_VERSION,
+            feature_settings={k: float(getattr(features, k)) for k in FEATURE_SETTINGS},
             reference=dict(reference or {}),
             metadata=dict(metadata or {}),
         )
+
+    def conform(self, features: pd.DataFrame) -> pd.DataFrame:
+        """``features`` with contract-dependent columns recomputed from the bundle.
+
+        ``value_tier`` is a model input computed from ``spend_365d`` with the value-tier
+        thresholds; a snapshot built with other thresholds (params.yaml changed, the old
+        champion still served) gets the bundle's tiers, exactly as the features stage
+        computes them (``spend_365d >= high`` -> 2, ``>= medium`` -> 1, else 0).
+        """
+        if "value_tier" not in features.columns or "spend_365d" not in features.columns:
+            return features
+        spend = features["spend_365d"].to_numpy(dtype=np.float64)
+        tier = np.where(
+            spend >= self.value_tiers.high, 2, np.where(spend >= self.value_tiers.medium, 1, 0)
+        ).astype(np.int8)
+        if np.array_equal(tier, features["value_tier"].to_numpy()):
+            return features
+        return features.assign(value_tier=tier)
 
     def matrix(self, features: pd.DataFrame) -> NDArray[np.float64]:
         """Feature matrix in the bundle's column order; a missing column is an error."""
         missing = [c for c in self.feature_names if c not in features.columns]
         if missing:
             raise KeyError(f"feature frame lacks columns the model needs: {missing}")
-        return features.loc[:, list(self.feature_names)].to_numpy(dtype=np.float64)
+        frame = self.conform(features)
+        return frame.loc[:, list(self.feature_names)].to_numpy(dtype=np.float64)
 
     def margin(self, features: pd.DataFrame) -> NDArray[np.float64]:
         """Raw LightGBM score (log-odds before calibration)."""
@@ -133,18 +156,35 @@ class ChurnModel:
             "rules_version": self.rules_version,
             "horizon_days": self.horizon_days,
             "value_tiers": self.value_tiers.model_dump(),
+            "feature_settings": self.feature_settings,
             "calibration": self.calibrator.kind,
         }
 
     def feature_params(self, params: FeatureParams) -> FeatureParams:
-        """``params`` with the bundle's horizon and value tiers (online features)."""
+        """``params`` with the bundle's horizon, value tiers and feature settings (online)."""
+        settings = {k: type(getattr(params, k))(v) for k, v in self.feature_settings.items()}
         return params.model_copy(
-            update={"horizon_days": self.horizon_days, "value_tiers": self.value_tiers}
+            update={"horizon_days": self.horizon_days, "value_tiers": self.value_tiers, **settings}
         )
 
     def params_mismatch(self, params: FeatureParams) -> list[str]:
-        """Where params.yaml disagrees with this bundle (the bundle's values are used)."""
-        out = []
+        """Where params.yaml or this code disagrees with the bundle (the bundle wins where
+        it can: horizon, value tiers, online feature settings; the rest is reported)."""
+        out = [
+            f"features.{k} is {getattr(params, k)} in params but {v} in the model bundle "
+            "(batch snapshots are built with the params value)"
+            for k, v in self.feature_settings.items()
+            if float(getattr(params, k)) != v
+        ]
+        if self.reason_codes_version != REASON_CODES_VERSION:
+            out.append(
+                f"reason codes version {self.reason_codes_version} in the bundle, "
+                f"{REASON_CODES_VERSION} in this code"
+            )
+        if self.rules_version != RULES_VERSION:
+            out.append(
+                f"rules version {self.rules_version} in the bundle, {RULES_VERSION} in this code"
+            )
         if params.horizon_days != self.horizon_days:
             out.append(
                 f"features.horizon_days is {params.horizon_days} in params but "
@@ -193,18 +233,24 @@ class ChurnModel:
         except (ValueError, KeyError, TypeError) as exc:
             raise BundleError(f"model bundle {src}: unreadable metadata: {exc}") from exc
         check_servable(meta, src)
-        return cls(
-            booster=lgb.Booster(model_str=files[BOOSTER_FILE].decode("utf-8")),
-            calibrator=calibrator,
-            feature_names=tuple(meta["feature_names"]),
-            catalog_version=str(meta["catalog_version"]),
-            horizon_days=int(meta["horizon_days"]),
-            value_tiers=ValueTiers.model_validate(meta["value_tiers"]),
-            reason_codes_version=str(meta["reason_codes_version"]),
-            rules_version=str(meta["rules_version"]),
-            reference={k: float(v) for k, v in meta["reference"].items()},
-            metadata=dict(meta["metadata"]),
-        )
+        try:
+            fields: dict[str, Any] = {
+                "feature_names": tuple(meta["feature_names"]),
+                "catalog_version": str(meta["catalog_version"]),
+                "horizon_days": int(meta["horizon_days"]),
+                "value_tiers": ValueTiers.model_validate(meta["value_tiers"]),
+                "reason_codes_version": str(meta["reason_codes_version"]),
+                "rules_version": str(meta["rules_version"]),
+                "feature_settings": {k: float(v) for k, v in meta["feature_settings"].items()},
+                "reference": {k: float(v) for k, v in meta["reference"].items()},
+                "metadata": dict(meta["metadata"]),
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BundleError(
+                f"model bundle {src}: contract field missing or invalid: {exc!r}"
+            ) from exc
+        booster = lgb.Booster(model_str=files[BOOSTER_FILE].decode("utf-8"))
+        return cls(booster=booster, calibrator=calibrator, **fields)
 
 
 def _digest(data: bytes) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The MLflow pyfunc wrapper of the churn bundle, and loaders for the registry.
 
-It lives in ``scoring`` (not ``training``) so serving can load a registered model
+It lives in ``bundle`` (not ``training``) so serving can load a registered model
 without importing training code. The registered artifact is the bundle directory
 written by :meth:`bundle.model.ChurnModel.save`; ``predict`` returns the calibrated
 churn probability per row.
@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.pyfunc import PythonModel
 
-from bundle.model import ChurnModel
+from bundle.model import BundleError, ChurnModel
 
 BUNDLE_ARTIFACT = "bundle"
 
@@ -66,7 +66,16 @@ def load_registered_bundle(
         raise LookupError(f"no version of {model_name!r} has alias {alias!r}: {exc}") from exc
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
+    except BundleError:
+        raise
+    except Exception as exc:  # e.g. a version logged by a release whose classes moved
+        raise BundleError(
+            f"{model_name} v{version.version} cannot be loaded by this code "
+            f"({type(exc).__name__}: {exc}); retrain with `dvc repro train` and promote the "
+            "new version"
+        ) from exc
     wrapper = pyfunc.unwrap_python_model()
     if not isinstance(wrapper, ChurnPyfunc) or wrapper.model is None:
         raise LookupError(f"{model_name} v{version.version} is not a churn bundle model")

@@ -21,12 +21,14 @@ from typing import Annotated
 
 import typer
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from rich.console import Console
 
 from alerts.outcomes import ImportError_, import_outcomes
 from alerts.store import open_store, resolve_db_url
 from bundle.model import BundleError
 from bundle.pyfunc import load_registered_bundle
+from config.base import ParamsError
 from config.root import load_params
 from config.tracking import repo_root, resolve_tracking_uri
 from config.training import RegistryParams
@@ -88,10 +90,18 @@ def promote(
 def status(params: ParamsOption = Path("params.yaml")) -> None:
     """Show which versions hold the candidate and champion aliases, their gate notes and
     contracts, and where PARAMS disagrees with a registered bundle (the bundle wins)."""
-    registry, uri = _registry(params)
-    features = load_params(params).features
+    try:
+        registry, uri = _registry(params)
+        features = load_params(params).features
+    except ParamsError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    found = client.get_registered_model(registry.model_name)
+    try:
+        found = client.get_registered_model(registry.model_name)
+    except MlflowException:
+        console.print(f"no model {registry.model_name!r} registered in {uri} yet: run `make run`")
+        raise typer.Exit(1) from None
     console.print(f"{registry.model_name} @ {uri}")
     for alias, version in sorted(found.aliases.items()):
         tags = client.get_model_version(registry.model_name, version).tags

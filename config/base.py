@@ -1,7 +1,8 @@
-"""Loading ``params.yaml`` sections into typed, frozen models.
+"""The base of the params models: frozen, typo-proof, and how the file is read.
 
-Every stage parses the sections it needs exactly once, in ``main()``, and passes the
-models down. Nothing deeper reads YAML.
+Stages parse the whole file once through :func:`config.root.load_params` in ``main()``
+and pass the section models down; nothing deeper reads YAML. :func:`load_section`
+validates one section on its own (tests and benchmarks).
 """
 
 from __future__ import annotations

@@ -188,6 +188,7 @@ def score_customers(
         when scoring a handful of customers, so their sentences cite the same medians.
     """
     _check_columns(snapshot, model)
+    snapshot = model.conform(snapshot)  # value tiers of the bundle, not of params.yaml
     names = model.feature_names
     x = model.matrix(snapshot)
     with _phase("probability"):  # predict, not the SHAP sum: bit-identical on every path

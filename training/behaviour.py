@@ -11,7 +11,8 @@ the test cutoff, before the gate may promote it:
   orders, well past the usual gap) scores above a hand-made active one built from the
   same median customer.
 
-Results are logged to MLflow (``behaviour_*`` metrics and ``behaviour.json``) and every
+Results are logged to MLflow (``behaviour.checks`` / ``behaviour.failed`` metrics and
+``behaviour.json``) and every
 failed check is a gate failure.
 """
 

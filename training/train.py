@@ -33,7 +33,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from rich.console import Console
 
-from bundle.model import ChurnModel
+from bundle.model import BundleError, ChurnModel
 from bundle.pyfunc import load_registered_bundle
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
@@ -94,6 +94,9 @@ def champion_metrics(
         if test is None:
             return version, None, f"champion v{version}: no test cutoff to compare on"
         p = champion.predict_proba(test)
+    except BundleError as exc:  # an old release's champion: it cannot be served anyway
+        logger.warning("champion v%s is not comparable (%s): baselines only", version, exc)
+        return version, None, None
     except (KeyError, LookupError, OSError, ValueError) as exc:
         return version, None, f"champion v{version} cannot score the current test data: {exc}"
     ev = cfg.evaluate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,66 @@ def test_params_horizon_mismatch_is_reported_and_the_bundle_horizon_used(model: 
     assert (online.horizon_days, online.value_tiers) == (model.horizon_days, model.value_tiers)
     assert model.params_mismatch(params.features) == []
     assert tuple(model.feature_names) == FEATURES
+
+
+def test_a_snapshot_built_with_other_tiers_is_scored_with_the_bundle_tiers(model: ChurnModel):
+    frame = synthetic_features(300, seed=9)
+    tiers = model.value_tiers
+    spend = frame["spend_365d"].to_numpy()
+    expected = np.where(spend >= tiers.high, 2, np.where(spend >= tiers.medium, 1, 0))
+    right = frame.assign(value_tier=expected.astype("int8"))
+    wrong = frame.assign(value_tier=np.int8(2))  # as if params.yaml had tiny thresholds
+    assert (model.conform(wrong)["value_tier"].to_numpy() == expected).all()
+    np.testing.assert_array_equal(model.predict_proba(wrong), model.predict_proba(right))
+
+
+def test_feature_settings_and_code_versions_are_part_of_the_contract(model: ChurnModel):
+    params = feature_params()
+    assert model.feature_settings["single_order_gap_days"] == params.single_order_gap_days
+    changed = params.model_copy(update={"single_order_gap_days": 30.0})
+    assert any("single_order_gap_days is 30.0" in m for m in model.params_mismatch(changed))
+    assert model.feature_params(changed).single_order_gap_days == params.single_order_gap_days
+    older = replace(model, reason_codes_version="0.1.0")
+    assert any("reason codes version 0.1.0" in m for m in older.params_mismatch(params))
+
+
+def test_a_bundle_missing_a_contract_field_is_refused(model: ChurnModel, tmp_path: Path):
+    model.save(tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / BUNDLE_FILE).read_text())
+    del meta["horizon_days"]
+    (tmp_path / "b" / BUNDLE_FILE).write_text(json.dumps(meta))
+    _resign(tmp_path / "b")
+    with pytest.raises(BundleError, match=r"contract field missing or invalid.*horizon_days"):
+        ChurnModel.load(tmp_path / "b")
+
+
+def _resign(directory: Path) -> None:
+    import hashlib
+
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    data = (directory / BUNDLE_FILE).read_bytes()
+    manifest[BUNDLE_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+def test_a_registered_version_this_code_cannot_load_is_a_bundle_error(monkeypatch):
+    """A version logged by an older release (its pyfunc class moved) is refused clearly."""
+    import mlflow.pyfunc
+
+    from bundle import pyfunc
+
+    class Client:
+        def __init__(self, **_: object) -> None: ...
+
+        def get_model_version_by_alias(self, name: str, alias: str) -> object:
+            return type("V", (), {"version": "7"})()
+
+    def old_release(uri: str) -> None:
+        raise ModuleNotFoundError("No module named 'scoring.mlflow_model'")
+
+    monkeypatch.setattr(pyfunc, "MlflowClient", Client)
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", old_release)
+    with pytest.raises(
+        BundleError, match=r"v7 cannot be loaded by this code.*scoring\.mlflow_model"
+    ):
+        pyfunc.load_registered_bundle("sqlite:///unused.db", "churn-lgbm", "champion")
