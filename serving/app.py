@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from serving.accesslog import install_access_log_redaction
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimitMiddleware
 from serving.metrics import ApiMetrics, MetricsMiddleware
@@ -117,6 +118,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
+    install_access_log_redaction()
     install_error_handlers(app)
     for router in (customers.fast_router, customers.router, model.router, health.router):
         app.include_router(router)
