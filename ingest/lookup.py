@@ -10,11 +10,16 @@ quarantined``; that is checked, and a violation stops the stage naming the file.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from config.data import DataParams, Lookup
+from ingest.csvread import LINE_COL, MALFORMED_COL, RAW_COL, CsvReadError, read_csv_file
 from ingest.source import (
+    BOOKKEEPING,
     EXPORT_VIEW,
     FILE_COL,
     ROW_COL,
@@ -31,15 +36,32 @@ from ingest.sql import text_expr
 logger = logging.getLogger(__name__)
 
 
-def _reader(files: tuple[str, ...], params: DataParams) -> str:
-    """A DuckDB table function reading all files of a lookup."""
+def _reader(
+    con: duckdb.DuckDBPyConnection, index: int, files: tuple[str, ...], params: DataParams
+) -> str:
+    """A DuckDB relation over all files of a lookup (CSV with the export's dialect)."""
     paths = "[" + ", ".join(literal(f) for f in files) + "]"
     if detect_format(files, "auto") == "parquet":
         return f"read_parquet({paths}, union_by_name = true)"
-    return (
-        f"read_csv({paths}, header = true, all_varchar = true, union_by_name = true, "
-        f"delim = {literal(params.csv_delimiter)}, encoding = {literal(params.csv_encoding)})"
-    )
+    selects = []
+    for k, path in enumerate(files):
+        try:
+            result, tables = read_csv_file(Path(path), k, params)
+        except CsvReadError as exc:
+            raise IngestError(f"lookup: {exc}") from None
+        table = pa.concat_tables(tables)
+        if result.malformed:
+            flagged = table.filter(pc.is_valid(table[MALFORMED_COL])).slice(0, 1).to_pylist()[0]
+            raise IngestError(
+                f"lookup {path}: line {flagged[LINE_COL]} is malformed "
+                f"({flagged[MALFORMED_COL]}): {flagged[RAW_COL]!r}"
+            )
+        name = f"lookup_csv_{index}_{k}"
+        con.register("lookup_batch", table.drop_columns(list(BOOKKEEPING)))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM lookup_batch")
+        con.unregister("lookup_batch")
+        selects.append(f"(SELECT * FROM {name})")
+    return "(" + " UNION ALL BY NAME ".join(selects) + ")"
 
 
 def _describe(con: duckdb.DuckDBPyConnection, reader: str, where: str) -> dict[str, str]:
@@ -55,7 +77,7 @@ def load_lookup(
 ) -> tuple[str, dict[str, str]]:
     """Load lookup ``index`` into a keyed table; return its name and added column types."""
     where = f"{lookup.source!r} (data.lookups[{index}])"
-    reader = _reader(resolve_files(lookup.source), params)
+    reader = _reader(con, index, resolve_files(lookup.source), params)
     types = _describe(con, reader, where)
     key = lookup.lookup_key or lookup.key
     missing = [c for c in (key, *lookup.columns) if c not in types]

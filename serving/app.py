@@ -23,6 +23,7 @@ from alerts.store import resolve_db_url
 from config.alerts import AlertsParams
 from config.base import ParamsError
 from config.root import load_params
+from serving.accesslog import install_access_log_redaction
 from serving.alert_service import AlertService
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimitMiddleware
@@ -136,6 +137,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
+    install_access_log_redaction()
     install_error_handlers(app)
     routers = (customers.fast_router, customers.router, alerts.router, model.router, health.router)
     for router in routers:

@@ -93,7 +93,10 @@ async def _http_error(_: Request, exc: Exception) -> Response:
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    details = _clean_validation(list(exc.errors()))
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, "bad_request", "the body is not valid JSON")
+    details = _clean_validation(errors)
     return error_response(422, "validation_error", "request does not match the schema", details)
 
 

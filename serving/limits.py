@@ -33,18 +33,29 @@ class BodyLimitMiddleware:
             response = error_response(413, BodyTooLarge.code, self._message())
             await response(scope, receive, send)
             return
-        seen = 0
+        seen, exceeded, answered = 0, False, False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise BodyTooLarge(self._message())
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # The framework turns an error raised while it reads the body into its own
+            # "400 error parsing the body": once the limit was crossed, answer 413.
+            nonlocal answered
+            if not exceeded:
+                await send(message)
+            elif not answered:
+                answered = True
+                await error_response(413, BodyTooLarge.code, self._message())(scope, receive, send)
+
+        await self.app(scope, counting_receive, guarded_send)
 
     def _message(self) -> str:
         return f"request body exceeds {self.max_bytes} bytes"

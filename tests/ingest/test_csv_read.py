@@ -133,3 +133,18 @@ def test_plausible_rules_apply_to_api_records() -> None:
         (2, "order_ts", "implausible_timestamp"),
         (3, "amount", "implausible_amount"),
     ]
+
+
+def test_csv_lookups_use_the_same_dialect(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_bytes((HEADER + "1,2011-01-03,5,#P1\n2,2011-01-04,6,P2\n").encode("gbk"))
+    products = tmp_path / "products.csv"
+    products.write_bytes("note,dept\n#P1,玩具\nP2,书\n".encode("gbk"))
+    lookup = {"source": str(products), "key": "note", "columns": ["dept"]}
+    columns = {"customer_id": "cust", "order_ts": "ts", "amount": "amount", "category": "dept"}
+    params = _params(path, csv_encoding="gbk", lookups=[lookup], columns=columns)
+    _, clean, _ = _run(tmp_path, params)
+    assert list(clean["category"]) == ["玩具", "书"]
+    products.write_bytes("note,dept\n#P1,玩具,extra\nP2,书\n".encode("gbk"))
+    with pytest.raises(IngestError, match=r"products\.csv: line 2 is malformed \(3 fields"):
+        _run(tmp_path / "again", params)

@@ -208,6 +208,16 @@ def test_hostile_bodies_keep_the_connection(server: Server) -> None:
         conn.close()
 
 
+def test_keys_in_query_strings_stay_out_of_the_access_log(server: Server) -> None:
+    secret = "leaked-" + KEY
+    response = httpx.get(f"{server.base}/v1/model", params={"api_key": secret, "lang": "en"})
+    assert response.status_code == 401
+    time.sleep(0.3)  # the access line is written after the response
+    text = server.log.read_text()
+    assert "GET /v1/model?api_key=***&lang=en" in text
+    assert secret not in text
+
+
 def test_a_bad_bundle_at_start_is_refused_cleanly(tmp_path: Path) -> None:
     bundle, snap, _ = _artifacts(tmp_path)
     booster = bundle / "booster.txt"

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import mlflow
@@ -21,6 +26,7 @@ from bundle.model import ChurnModel, bundle_digest
 from config.training import RegistryParams
 from tests.serving.conftest import snapshot as make_snapshot
 from tests.serving.conftest import train_model
+from tests.training.conftest import make_snapshots, write_params
 from training.tracking import DIGEST_TAG, Terminated, fail_runs_on_signals, log_and_register
 
 NAME = "churn-lgbm"
@@ -117,3 +123,47 @@ def test_a_partial_bundle_is_never_logged(uri: str, tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"booster\.txt does not match"):
         _log(uri, bundle, model)
     assert _runs(uri).empty and _versions(uri) == []
+
+
+@pytest.mark.slow
+def test_killing_the_train_stage_leaves_no_running_run(tmp_path: Path) -> None:
+    """SIGTERM to ``python -m training.train`` while its MLflow run is open."""
+    snaps = tmp_path / "snapshots.parquet"
+    make_snapshots(n_customers=300).to_parquet(snaps)
+    db = tmp_path / "mlflow.db"
+    params = write_params(
+        tmp_path / "params.yaml",
+        f"sqlite:///{db}",
+        tuning={"enabled": False},
+        split={"backtest_folds": 2},
+        train={"num_boost_round": 20},
+    )
+    out = {"--model-dir": "models/churn", "--baselines": "b.json", "--report": "train.json"}
+    cmd = [sys.executable, "-m", "training.train", "--params", str(params), "--snapshots",
+           str(snaps), *(x for k, v in out.items() for x in (k, str(tmp_path / v)))]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not _running(db):
+        assert proc.poll() is None, f"train ended before its run opened: {proc.stderr}"
+        assert time.monotonic() < deadline, "no MLflow run started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "MLflow run is FAILED" in err
+    assert list(_runs(f"sqlite:///{db}")["status"]) == ["FAILED"]
+    assert _versions(f"sqlite:///{db}") == []
+
+
+def _running(db: Path) -> bool:
+    """A run with status RUNNING exists (read straight from the store's SQLite file)."""
+    if not db.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(db, timeout=1)) as con:
+            return bool(
+                con.execute("SELECT count(*) FROM runs WHERE status = 'RUNNING'").fetchone()[0]
+            )
+    except sqlite3.Error:
+        return False
