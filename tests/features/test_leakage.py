@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from config.features import FeatureParams, ValueTiers
 from features.engines import compiled_sql, run_sql
 from features.expressions import ORDERS_TABLE
+from tests.hypothesis_profiles import examples
 
 PARAMS = FeatureParams(
     horizon_days=30,
@@ -132,9 +133,7 @@ def histories(draw: st.DrawFn, lo: int, hi: int) -> tuple[list, list]:
 
 
 SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
+    max_examples=examples(40),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 

@@ -99,3 +99,18 @@ def test_main_split_and_backtest_folds(snapshots: pd.DataFrame) -> None:
     assert [f.test for f in folds] == sorted(f.test for f in folds)
     # 6 cutoffs, H = 90: tests at index 5 and 4 overlap, index 3 is a customer holdout
     assert [f.mode for f in folds] == ["customer_holdout", "overlapping", "overlapping"]
+
+
+def test_label_window_edges_by_hand() -> None:
+    """A cutoff exactly H days before the test cutoff is allowed (its window ends at
+    T_test); one a day later is not. Same edge for training under strict."""
+    test = pd.Timestamp("2021-12-01")
+    days = (180, 179, 120, 90, 89, 0)
+    cutoffs = [test - pd.Timedelta(days=d) for d in days]
+    at = dict(zip(days, cutoffs, strict=True))
+    loose = split_cutoffs(cutoffs, 90, SplitParams(strict=False), test=test)
+    assert loose.valid == at[90]  # at[89] + 90 days is one day after the test cutoff
+    assert loose.train == (at[180], at[179], at[120])
+    strict = split_cutoffs(cutoffs, 90, SplitParams(strict=True), test=test)
+    assert strict.valid == at[90]
+    assert strict.train == (at[180],)  # at[180] + 90 == valid exactly; at[179] a day late
