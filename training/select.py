@@ -1,9 +1,10 @@
 """Choose calibration and LightGBM defaults on backtest folds *before* the test cutoff.
 
 Every candidate (a calibration data source x calibrator kind, or a hyper-parameter
-setting) is refitted on each rolling-origin fold whose test cutoff is earlier than the
-latest labelled cutoff, so the test cutoff that ``dvc metrics show`` reports is never
-seen by the choice. Run by hand, not by DVC:
+setting) is refitted on each rolling-origin fold whose label window ends by the latest
+labelled cutoff (``s + H <= T``, :func:`training.pipeline.selection_splits`), so nothing
+of the test window that ``dvc metrics show`` reports is seen by the choice. Run by
+hand, not by DVC:
 
     python -m training.select --params params.yaml \
         --snapshots data/processed/snapshots.parquet --folds 3 --out /tmp/select.json

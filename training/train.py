@@ -143,6 +143,7 @@ def register(
     behaviour = {c.name: {"passed": c.passed, "detail": c.detail} for c in checks}
     metrics: dict[str, Any] = {
         "backtest_mean": summary["mean"].get("model", {}),
+        "backtest_vs_best_baseline": summary["vs_best_baseline"],
         "behaviour": {"checks": len(checks), "failed": sum(not c.passed for c in checks)},
     }
     with tempfile.TemporaryDirectory() as tmp:
