@@ -189,6 +189,10 @@ class ChurnService:
         with self._reload_lock:
             try:
                 new = build_state(self._backend, self.options)
+            except LookupError as exc:  # expected before a first promotion: one line
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                logger.warning("not serving yet: %s", exc)
+                raise ReloadFailed(f"reload failed: {self.last_error}") from exc
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 logger.exception("loading model and snapshot failed")
