@@ -199,6 +199,10 @@ class ChurnService:
         with self._reload_lock:
             try:
                 new = build_state(self._backend, self.options)
+            except LookupError as exc:  # expected before a first promotion: one line
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                logger.warning("not serving yet: %s", exc)
+                raise ReloadFailed(f"reload failed: {self.last_error}") from exc
             except Exception as exc:
                 # the full text and traceback go to the server log; callers (and the
                 # key-less /readyz) get the reason with file names but no paths

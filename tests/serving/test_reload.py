@@ -110,3 +110,23 @@ def test_worker_reloads_on_signal(backend: SyntheticBackend, tmp_path: Path) -> 
         while backend.loads == loads and pd.Timestamp.now() < deadline:
             c.get("/healthz")
         assert backend.loads == loads + 1
+
+
+def test_no_champion_yet_is_one_log_line_without_traceback(caplog) -> None:
+    import logging
+
+    import pytest
+
+    from serving.service import ChurnService, ReloadFailed, ServiceOptions
+
+    class NoChampion:
+        def load(self):  # what load_registered_bundle raises before a first promotion
+            raise LookupError("no version of 'churn-lgbm' has alias 'champion'")
+
+    service = ChurnService(NoChampion(), ServiceOptions())  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING), pytest.raises(ReloadFailed):
+        service.reload()
+    records = [r for r in caplog.records if r.name == "serving.service"]
+    assert len(records) == 1 and records[0].exc_info is None
+    assert "alias 'champion'" in records[0].getMessage()
+    assert service.last_error is not None and "champion" in service.last_error
