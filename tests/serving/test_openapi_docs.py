@@ -1,7 +1,9 @@
-"""The OpenAPI schema documents typed order lines with examples."""
+"""The OpenAPI schema documents typed order lines with examples; /docs and /redoc are
+served from shipped assets and load nothing from outside the server."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -45,3 +47,16 @@ def test_unknown_order_fields_are_still_invalid_orders(client: TestClient) -> No
     error = r.json()["error"]
     assert error["code"] == "invalid_orders"
     assert error["details"][0]["index"] == 1 and error["details"][0]["field"] == "colour"
+
+
+def test_docs_pages_load_nothing_from_outside_the_server(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        r = client.get(page)
+        assert r.status_code == 200
+        html = r.text
+        assert not re.findall(r"https?://", html), f"{page} references an external URL"
+        assets = re.findall(r"""(?:src|href)\s*=\s*["'](/[^"']+)["']""", html)
+        assets += re.findall(r"""url:\s*['"](/[^'"]+)['"]""", html)
+        assert any(a.endswith(".js") for a in assets), html
+        for asset in assets:
+            assert client.get(asset).status_code == 200, asset
