@@ -25,6 +25,7 @@ from config.base import ParamsError
 from config.root import load_params
 from serving.accesslog import install_access_log_redaction
 from serving.alert_service import AlertService
+from serving.docs_ui import install_docs
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimitMiddleware
 from serving.metrics import ApiMetrics, MetricsMiddleware
@@ -134,7 +135,10 @@ def create_app(
         version="1",
         description="Churn probability, reasons and rules per customer, for CRMs.",
         lifespan=_lifespan(settings, backend_factory or _default_backend),
+        docs_url=None,  # served from shipped assets, not a CDN: serving.docs_ui
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
     install_access_log_redaction()

@@ -122,7 +122,8 @@ async def churn_score(
     lang: LangQuery = None,
 ) -> Response:
     """Score a customer from posted raw orders (same validation and feature code as batch)."""
-    work = partial(service.score_orders, request.customer_id, request.orders, request.as_of,
+    orders = request.order_records()
+    work = partial(service.score_orders, request.customer_id, orders, request.as_of,
                    lang or request.lang, request.top_k)  # fmt: skip
     answer = await asyncio.get_running_loop().run_in_executor(pool, work)
     metrics.observe_predictions(((answer.probability, answer.risk_level),))

@@ -214,3 +214,21 @@ def test_two_hundred_records_are_all_kept_with_their_amounts() -> None:
     assert frame["amount"].tolist() == [2.5 * (1 + i % 3) for i in range(200)]
     assert (frame["status"] == "completed").all()
     assert frame["customer_id"].tolist() == [f"c{i % 7}" for i in range(200)]
+
+
+def test_optional_fields_are_optional_per_record() -> None:
+    """One record's quantity (or product) does not make it required on the others."""
+    records = [
+        _rec(quantity=6, product_id="85123A", order_ts="2011-03-02T10:15:00"),
+        _rec(order_ts="2011-06-11T09:00:00"),
+        _rec(order_ts="2011-07-01T14:30:00", quantity=None, amount=-20.0, status="returned"),
+        _rec(order_ts="2011-07-02T14:30:00", quantity=""),
+    ]
+    for validate in (validate_records, validate_records_sql):
+        result = validate(records, RETAIL)
+        assert result.errors == [RecordError(3, "quantity", "bad_number", "")]
+        frame = result.frame
+        assert frame["quantity"].tolist()[:1] == [6.0] and frame["quantity"][1:].isna().all()
+        assert frame["product_id"].tolist()[0] == "85123A"
+        assert frame["product_id"][1:].isna().all()
+        assert frame["amount"].tolist() == [5.0, 5.0, -20.0]

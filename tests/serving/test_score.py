@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -107,3 +110,26 @@ def test_lang_query_parameter_on_post_routes(client: TestClient) -> None:
     batch = client.post("/v1/churn/batch?lang=zh-CN", json=ids).json()
     assert all(r["risk_level_label"].endswith("风险") for r in batch["results"])
     assert client.post("/v1/churn/batch?lang=fr", json=ids).status_code == 422
+
+
+def documented_score_body() -> dict[str, Any]:
+    """The JSON body of the ``POST /v1/churn/score`` curl example in docs/serving.md."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "serving.md").read_text("utf-8")
+    blocks = [b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if SCORE in b]
+    assert len(blocks) == 1
+    body = re.search(r"-d '(.*?)'", blocks[0], re.S)
+    assert body is not None
+    parsed: dict[str, Any] = json.loads(body.group(1))
+    return parsed
+
+
+def test_the_documented_example_body_is_scored(client: TestClient) -> None:
+    """Optional order fields are optional per order: one order's quantity is not required
+    on the others (the documented example used to answer 422)."""
+    body = documented_score_body()
+    given = [set(o) for o in body["orders"]]
+    assert any("quantity" in g for g in given) and any("quantity" not in g for g in given)
+    response = client.post(SCORE, json=body)
+    assert response.status_code == 200, response.text
+    answer = CustomerChurn.model_validate(response.json())
+    assert answer.customer_id == body["customer_id"]
