@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from scoring.results import read_scores
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "analyst.ipynb"
 
@@ -30,30 +34,71 @@ def _run(tmp_path: Path, scores: Path, snapshots: Path, model_dir: Path) -> dict
     return json.loads(out.read_text(encoding="utf-8"))
 
 
+def _outputs(nb: dict) -> list[dict]:
+    """Every output of every code cell (never the cells' source)."""
+    return [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+
+
 def _images(nb: dict) -> int:
-    return sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+    return sum("image/png" in o.get("data", {}) for o in _outputs(nb))
+
+
+def _printed(nb: dict) -> str:
+    """What the cells printed or displayed as text (stdout, text/plain, text/html)."""
+    parts = []
+    for o in _outputs(nb):
+        if o.get("output_type") == "error":
+            raise AssertionError(f"cell raised {o.get('ename')}: {o.get('evalue')}")
+        if o.get("output_type") == "stream":
+            parts.append("".join(o["text"]))
+        for kind in ("text/plain", "text/html"):
+            if kind in o.get("data", {}):
+                parts.append("".join(o["data"][kind]))
+    return "\n".join(parts)
+
+
+def _check_answers(nb: dict, scores_path: Path, snapshots_path: Path) -> None:
+    """The printed numbers are the data's, recomputed here from the input files."""
+    text = _printed(nb)
+    scores = read_scores(str(scores_path))
+    assert f"{len(scores):,} customers scored as of {scores['as_of'].max():%Y-%m-%d}" in text
+    snapshots = pd.read_parquet(snapshots_path)
+    labelled = snapshots[snapshots["label"].notna()]
+    test = labelled[labelled["cutoff"] == labelled["cutoff"].max()]
+    found = re.search(
+        r"test cutoff (\S+): ([\d,]+) customers, churn rate ([\d.]+), "
+        r"mean predicted ([\d.]+), ECE ([\d.]+)",
+        text,
+    )
+    assert found, "the reliability cell printed no summary"
+    cutoff, n, rate, _, ece = found.groups()
+    assert cutoff == f"{test['cutoff'].max():%Y-%m-%d}"
+    assert int(n.replace(",", "")) == len(test)
+    assert float(rate) == pytest.approx(test["label"].mean(), abs=5e-4)
+    assert 0.0 <= float(ece) <= 1.0
+    gap = re.search(r"max additivity gap (\S+)", text)
+    assert gap and float(gap.group(1)) < 1e-9
+    at_risk = scores[scores["risk_level"].isin(["medium", "high"])]
+    top = at_risk.nlargest(10, "revenue_at_risk")
+    assert len(top) > 0, "the fixture has no customer at risk: the top table checks nothing"
+    for customer in top["customer_id"]:
+        assert str(customer) in text, customer
 
 
 @pytest.mark.slow
 def test_notebook_answers_its_questions_on_pipeline_outputs(pipeline_dir, tmp_path):
-    nb = _run(
-        tmp_path,
-        pipeline_dir / "data" / "scores.parquet",
-        pipeline_dir / "data" / "snapshots.parquet",
-        pipeline_dir / "models" / "churn",
-    )
+    scores = pipeline_dir / "data" / "scores.parquet"
+    snapshots = pipeline_dir / "data" / "snapshots.parquet"
+    nb = _run(tmp_path, scores, snapshots, pipeline_dir / "models" / "churn")
     assert _images(nb) >= 4  # risk + revenue, causes by tier, impacts, reliability
-    text = json.dumps(nb["cells"], ensure_ascii=False)
-    assert "max additivity gap" in text and "ECE" in text
+    _check_answers(nb, scores, snapshots)
 
 
 @pytest.mark.slow
 def test_notebook_on_the_bundled_data(pipeline_run: Path, tmp_path: Path):
     """The notebook on the outputs of the real `dvc repro` of the bundled data."""
-    nb = _run(
-        tmp_path,
-        pipeline_run / "data" / "scores" / "latest.parquet",
-        pipeline_run / "data" / "processed" / "snapshots.parquet",
-        pipeline_run / "models" / "churn",
-    )
+    scores = pipeline_run / "data" / "scores" / "latest.parquet"
+    snapshots = pipeline_run / "data" / "processed" / "snapshots.parquet"
+    nb = _run(tmp_path, scores, snapshots, pipeline_run / "models" / "churn")
     assert _images(nb) >= 4
+    _check_answers(nb, scores, snapshots)

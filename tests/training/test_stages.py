@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 
 from bundle.model import ChurnModel
 from config.base import load_section, read_params
 from config.data import DataParams
 from config.root import load_params
+from training.baselines import Baselines
 from training.evaluate import main as evaluate_main
 from training.train import main as train_main
 
@@ -68,9 +71,28 @@ def test_train_then_evaluate_write_declared_outputs(
     metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
     train = json.loads((tmp_path / "reports/train.json").read_text())
     assert metrics["model"] == train["test"]["model"]  # evaluate reproduces train's numbers
+    # ... and those numbers are the saved model's, recomputed here without evaluate_frame
+    test_rows = snapshots[snapshots["cutoff"] == snapshots["cutoff"].max()]
+    y = test_rows["label"].to_numpy()
+    p = ChurnModel.load(tmp_path / "models/churn").predict_proba(test_rows)
+    assert metrics["test_cutoff"] == test_rows["cutoff"].max().date().isoformat()
+    assert metrics["model"]["n"] == len(test_rows)
+    assert metrics["model"]["base_rate"] == pytest.approx(y.mean(), abs=1e-12)
+    assert metrics["model"]["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert metrics["model"]["brier"] == pytest.approx(np.mean((p - y) ** 2), abs=1e-12)
+    baselines = Baselines.from_dict(json.loads((tmp_path / "models/b.json").read_text()))
+    base_auc = {n: roc_auc_score(y, q) for n, q in baselines.predict(test_rows).items()}
+    for name, auc in base_auc.items():
+        assert metrics["baselines"][name]["roc_auc"] == pytest.approx(auc, abs=1e-12), name
     assert set(metrics["baselines"]) == {"recency", "rules", "logreg", "bgnbd"}
     assert {"rule_precision", "rule_recall", "rule_flag_rate"} <= set(metrics["baselines"]["rules"])
-    assert metrics["vs_best_baseline"]["auc_diff_ci_low"] <= metrics["vs_best_baseline"]["auc_diff"]
+    vs = metrics["vs_best_baseline"]
+    best = max(base_auc, key=lambda n: base_auc[n])
+    assert vs["baseline"] == best
+    assert vs["auc_diff"] == pytest.approx(roc_auc_score(y, p) - base_auc[best], abs=1e-12)
+    # a real interval around the difference, not a point or a bound on one side only
+    assert vs["auc_diff_ci_low"] < vs["auc_diff"] < vs["auc_diff_ci_high"]
+    assert vs["auc_diff_ci_high"] - vs["auc_diff_ci_low"] < 0.5
     assert len(json.loads((tmp_path / "bt.json").read_text())["folds"]) == 2
 
     model = ChurnModel.load(tmp_path / "models/churn")
