@@ -46,7 +46,7 @@ class WebhookParams(Frozen):
 class AlertsParams(Frozen):
     """The ``alerts`` section: who is alerted per cycle, how often, and what to do."""
 
-    risk_levels: tuple[Literal["low", "medium", "high"], ...] = ("high",)
+    risk_levels: tuple[Literal["low", "medium", "high"], ...] = ("medium", "high")
     min_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     capacity_per_cycle: int = Field(default=200, ge=1)
     capacity_per_owner: int | None = Field(default=None, ge=1)
