@@ -20,8 +20,13 @@ def test_make_run_writes_the_worklist_and_the_database(pipeline_run: Path) -> No
     scores = pd.read_parquet(pipeline_run / "data/scores/latest.parquet")
     worklist = pd.read_parquet(pipeline_run / "data/alerts/worklist.parquet")
     treated = worklist[worklist["group"] == "treatment"]
-    assert len(treated) == min(params.capacity_per_cycle, (scores["risk_level"] == "high").sum())
-    assert (worklist["group"] == "control").sum() > 0
+    control = int((worklist["group"] == "control").sum())
+    eligible = scores["risk_level"].isin(params.risk_levels) & (
+        scores["churn_probability"] >= params.min_probability
+    )
+    assert control > 0
+    # control hold-outs use no capacity: every eligible customer not held out, up to capacity
+    assert len(treated) == min(params.capacity_per_cycle, int(eligible.sum()) - control)
     assert set(worklist["customer_id"]) <= set(scores["customer_id"].astype(str))
     assert worklist["expected_value"].is_monotonic_decreasing
     csv = pd.read_csv(pipeline_run / "data/alerts/worklist.csv", encoding="utf-8-sig",

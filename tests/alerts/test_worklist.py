@@ -45,8 +45,12 @@ def test_only_eligible_risk_levels_and_probabilities() -> None:
     scores = scores_frame(6)
     scores.loc[[0, 1], "risk_level"] = "medium"
     scores.loc[2, "churn_probability"] = 0.5
-    alerts = build_worklist(scores, EMPTY, _params(min_probability=0.6), seed=1).alerts
+    high_only = _params(min_probability=0.6, risk_levels=("high",))
+    alerts = build_worklist(scores, EMPTY, high_only, seed=1).alerts
     assert set(alerts["customer_id"]) == {"c003", "c004", "c005"}
+    both = _params(min_probability=0.6)  # the default: medium and high are eligible
+    alerts = build_worklist(scores, EMPTY, both, seed=1).alerts
+    assert set(alerts["customer_id"]) == {"c000", "c001", "c003", "c004", "c005"}
 
 
 def test_playbook_action_from_the_top_reason_family() -> None:

@@ -59,7 +59,8 @@ def test_earliest_cutoff_exactly_at_min_history_is_kept_one_day_earlier_is_skipp
 
 def test_too_short_a_history_is_a_clear_error() -> None:
     # data_end 2011-12-10, T_0 = 2011-09-11 < first day 2011-07-14 + 60 days = 2011-09-12
-    with pytest.raises(ValueError, match="no labelled cutoff"):
+    # 2011-07-14 .. 2011-12-09 is 149 days; H + min_history_days = 150 are needed
+    with pytest.raises(ValueError, match=r"too short to train: 149 days .* at least 150 days"):
         build_schedule(D("2011-07-14"), D("2011-12-09"), PARAMS)
     assert build_schedule(D("2011-07-13"), D("2011-12-09"), PARAMS).labelled == (D("2011-09-11"),)
 
