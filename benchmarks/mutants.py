@@ -263,22 +263,22 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "split_train_window_lt",
         SPLIT,
-        "t < valid and t + horizon <= limit",
-        "t < valid and t + horizon < limit",
+        "strict = [t for t in before if t + horizon <= valid]",
+        "strict = [t for t in before if t + horizon < valid]",
         SPLIT_TESTS,
     ),
     _m(
         "split_train_includes_valid",
         SPLIT,
-        "t < valid and t + horizon <= limit",
-        "t <= valid and t + horizon <= limit",
+        "loose = [t for t in before if t < valid]",
+        "loose = [t for t in before if t <= valid]",
         SPLIT_TESTS,
     ),
     _m(
         "split_strict_ignored",
         SPLIT,
-        "limit = valid if params.strict else test",
-        "limit = test",
+        "if params.strict and strict:",
+        "if strict:",
         SPLIT_TESTS,
     ),
     _m(
@@ -321,7 +321,7 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "validation_predicts_test",
         CALIB,
-        "valid = part(snapshots, split.valid)",
+        "valid = valid_part(snapshots, split)",
         "valid = part(snapshots, split.test)",
         CALIBRATION_TESTS,
     ),
@@ -367,8 +367,8 @@ CONSTANTS: tuple[Mutant, ...] = (
     _m(
         "const_split",
         SPLIT,
-        "return CutoffSplit(train=tuple(train), valid=valid, test=test)",
-        "return CutoffSplit(train=tuple(cutoffs[:1]), valid=cutoffs[1], test=test)",
+        "return CutoffSplit(tuple(train), valid, test, mode, params.holdout_share)",
+        "return CutoffSplit(tuple(cutoffs[:1]), cutoffs[1], test, mode, params.holdout_share)",
         SPLIT_TESTS,
     ),
     _m("const_forward_cutoffs", CALIB, "return pairs[-k:]", "return []", CALIBRATION_TESTS),

@@ -25,7 +25,12 @@ def _dvc_status(repo: Path) -> str:
 
 
 def _changed_stages(status: str) -> set[str]:
-    return {line.split(":")[0].strip() for line in status.splitlines() if line.endswith(":")}
+    """Stage names in `dvc status` output: unindented lines ending with a colon."""
+    return {
+        line[:-1].strip()
+        for line in status.splitlines()
+        if line.endswith(":") and not line[:1].isspace()
+    }
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,10 @@ from bundle.model import ChurnModel
 from config.base import load_section, read_params
 from config.data import DataParams
 from config.root import load_params
-from training.baselines import Baselines
+from config.training import TrainParams
 from training.evaluate import main as evaluate_main
+from training.pipeline import fit_all
+from training.split import make_split
 from training.train import main as train_main
 
 from .conftest import ROOT, write_params
@@ -71,17 +73,21 @@ def test_train_then_evaluate_write_declared_outputs(
     metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
     train = json.loads((tmp_path / "reports/train.json").read_text())
     assert metrics["model"] == train["test"]["model"]  # evaluate reproduces train's numbers
-    # ... and those numbers are the saved model's, recomputed here without evaluate_frame
+    # ... and those numbers are the evaluated fold's model (refitted with the params train
+    # recorded; the saved bundle is the served refit), recomputed here without
+    # evaluate_frame
     test_rows = snapshots[snapshots["cutoff"] == snapshots["cutoff"].max()]
     y = test_rows["label"].to_numpy()
-    p = ChurnModel.load(tmp_path / "models/churn").predict_proba(test_rows)
+    cfg = load_params(params)
+    split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
+    fitted = fit_all(snapshots, split, cfg, params=TrainParams.model_validate(train["params"]))
+    p = fitted.model.predict_proba(test_rows)
     assert metrics["test_cutoff"] == test_rows["cutoff"].max().date().isoformat()
     assert metrics["model"]["n"] == len(test_rows)
     assert metrics["model"]["base_rate"] == pytest.approx(y.mean(), abs=1e-12)
     assert metrics["model"]["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert metrics["model"]["brier"] == pytest.approx(np.mean((p - y) ** 2), abs=1e-12)
-    baselines = Baselines.from_dict(json.loads((tmp_path / "models/b.json").read_text()))
-    base_auc = {n: roc_auc_score(y, q) for n, q in baselines.predict(test_rows).items()}
+    base_auc = {n: roc_auc_score(y, q) for n, q in fitted.baselines.predict(test_rows).items()}
     for name, auc in base_auc.items():
         assert metrics["baselines"][name]["roc_auc"] == pytest.approx(auc, abs=1e-12), name
     assert set(metrics["baselines"]) == {"recency", "rules", "logreg", "bgnbd"}
