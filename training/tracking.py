@@ -9,8 +9,10 @@ working directory.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
+import time
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -118,6 +120,7 @@ def log_and_register(
         example, pd.DataFrame({"churn_probability": model.predict_proba(example)})
     )
     with mlflow.start_run(experiment_id=experiment_id) as run:
+        TERMINATION.update(run_id=run.info.run_id, uri=uri)
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
         mlflow.log_metrics(numeric)
         mlflow.set_tags({**tags, DIGEST_TAG: digest})
@@ -149,6 +152,31 @@ def log_and_register(
     return run.info.run_id, model_version
 
 
+#: The signal that ended training (None while running) and the MLflow run left open.
+TERMINATION: dict[str, Any] = {"signum": None, "run_id": None, "uri": None}
+
+
+def end_open_run_failed(attempts: int = 50, pause: float = 0.2) -> bool:
+    """End the run a signal interrupted as FAILED, retrying while SQLite is locked.
+
+    The signal can land inside one of MLflow's own store transactions; the run's normal
+    end then meets ``database is locked`` until that interrupted connection is released.
+    """
+    run_id, uri = TERMINATION["run_id"], TERMINATION["uri"]
+    if run_id is None or uri is None:
+        return True
+    for _ in range(attempts):
+        gc.collect()  # closes the interrupted session's connection
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, "FAILED")
+            return True
+        except MlflowException:
+            time.sleep(pause)
+    return False
+
+
 class Terminated(BaseException):
     """SIGTERM/SIGINT arrived: unwinds like KeyboardInterrupt so open runs end FAILED."""
 
@@ -166,7 +194,10 @@ def fail_runs_on_signals() -> None:
     """
 
     def _raise(signum: int, _frame: object) -> None:
-        raise Terminated(signum)
+        if TERMINATION["signum"] is None:  # a second signal while unwinding is ignored
+            TERMINATION["signum"] = signum
+            raise Terminated(signum)
 
+    TERMINATION.update(signum=None, run_id=None, uri=None)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _raise)

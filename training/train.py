@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +55,8 @@ from training.split import (
     served_split,
 )
 from training.tracking import (
-    Terminated,
+    TERMINATION,
+    end_open_run_failed,
     fail_runs_on_signals,
     log_and_register,
 )
@@ -311,11 +313,17 @@ def main(argv: list[str] | None = None) -> int:
             datetime.now(UTC).isoformat(timespec="seconds"),
             pinned,
         )
-    except Terminated as exc:
+    except BaseException as exc:  # a signal may surface as a store error while unwinding
+        signum = TERMINATION["signum"]
+        if signum is None:
+            raise
+        ended = end_open_run_failed()
+        state = "the MLflow run is FAILED" if ended else "the MLflow run could not be closed"
         Console(stderr=True).print(
-            f"[bold red]train interrupted ({exc}); the MLflow run is FAILED[/]"
+            f"[bold red]train interrupted ({signal.Signals(signum).name}); {state}[/]"
         )
-        return 128 + exc.signum
+        logger.debug("unwound with %r", exc)
+        return 128 + signum
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(result, indent=2, default=str))
     reg = result["registry"]
