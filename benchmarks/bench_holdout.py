@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,24 +42,16 @@ from rich.table import Table
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from benchmarks.repo_copy import stage_command
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-STAGES: list[tuple[str, list[str]]] = [
-    ("ingest.ingest", ["--orders", "data/interim/orders.parquet",
-                       "--quarantine", "data/interim/quarantine.parquet",
-                       "--report", "reports/ingest.json"]),
-    ("features.features", ["--orders", "data/interim/orders.parquet",
-                           "--snapshots", "data/processed/snapshots.parquet",
-                           "--latest", "data/processed/latest.parquet",
-                           "--report", "reports/features.json"]),
-    ("training.train", ["--snapshots", "data/processed/snapshots.parquet",
-                        "--model-dir", "models/churn", "--baselines", "models/baselines.json",
-                        "--report", "reports/train.json"]),
-    ("scoring.score", ["--model-dir", "models/churn",
-                       "--latest", "data/processed/latest.parquet",
-                       "--scores", "data/scores/latest.parquet",
-                       "--csv", "data/scores/latest.csv"]),
-]  # fmt: skip
+STAGES = (
+    "ingest",
+    "features",
+    "train",
+    "score",
+)  # run as dvc.yaml writes them (repo_copy.stage_command)
 
 
 @dataclass(frozen=True)
@@ -124,8 +115,8 @@ def run_real_stages(ds: Dataset, params: dict[str, Any], work: Path) -> pd.DataF
         (work / lk["source"]).parent.mkdir(parents=True, exist_ok=True)
         (work / lk["source"]).symlink_to(_source(ds, lk["source"]).resolve())
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
-    for module, args in STAGES:
-        cmd = [sys.executable, "-m", module, "--params", "params.yaml", *args]
+    for module in STAGES:
+        cmd = stage_command(module)
         done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"{ds.name}: stage {module} failed\n{done.stderr[-3000:]}")

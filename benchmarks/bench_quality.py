@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,23 +27,15 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.repo_copy import stage_command
+
 ROOT = Path(__file__).resolve().parents[1]
-STAGES: list[tuple[str, list[str]]] = [
-    ("ingest.ingest", ["--orders", "data/interim/orders.parquet",
-                         "--quarantine", "data/interim/quarantine.parquet",
-                         "--report", "reports/ingest.json"]),
-    ("features.features", ["--orders", "data/interim/orders.parquet",
-                        "--snapshots", "data/processed/snapshots.parquet",
-                        "--latest", "data/processed/latest.parquet",
-                        "--report", "reports/features.json"]),
-    ("training.train", ["--snapshots", "data/processed/snapshots.parquet",
-                        "--model-dir", "models/churn", "--baselines", "models/baselines.json",
-                        "--report", "reports/train.json"]),
-    ("training.evaluate", ["--snapshots", "data/processed/snapshots.parquet",
-                           "--train-report", "reports/train.json",
-                           "--metrics", "reports/metrics.json", "--plots", "reports/plots",
-                           "--backtest", "reports/backtest.json"]),
-]  # fmt: skip
+STAGES = (
+    "ingest",
+    "features",
+    "train",
+    "evaluate",
+)  # run as dvc.yaml writes them (repo_copy.stage_command)
 
 
 def data_sources(params: dict[str, Any]) -> list[str]:
@@ -70,9 +61,9 @@ def run_stages(work: Path, console: Console) -> dict[str, float]:
     """Run every stage module in ``work``; return seconds per stage."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
     seconds: dict[str, float] = {}
-    for module, args in STAGES:
+    for module in STAGES:
         start = time.perf_counter()
-        cmd = [sys.executable, "-m", module, "--params", "params.yaml", *args]
+        cmd = stage_command(module)
         done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             console.print(done.stdout[-3000:], done.stderr[-3000:])

@@ -7,10 +7,13 @@ neither touches the working tree, its DVC outputs or its MLflow registry.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,3 +53,16 @@ def pipeline_env(repo: Path) -> dict[str, str]:
         "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
         "DVC_NO_ANALYTICS": "1",
     }
+
+
+def stage_command(name: str) -> list[str]:
+    """DVC stage ``name``'s command exactly as ``dvc.yaml`` writes it, run by this Python.
+
+    Benchmarks that run stages one by one read them from here, so their paths and
+    arguments cannot drift from the pipeline's.
+    """
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    cmd = shlex.split(stages[name]["cmd"])
+    if cmd[:2] != ["python", "-m"]:
+        raise ValueError(f"stage {name} does not run `python -m ...`: {cmd[:3]}")
+    return [sys.executable, *cmd[1:]]
