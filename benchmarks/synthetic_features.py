@@ -88,6 +88,9 @@ def synthetic_features(
     cols["gap_std_days"] = np.where(total > 2, gap * rng.uniform(0.2, 1.2, n), np.nan)
     usual = np.where(np.isnan(gap), single_order_gap_days, np.maximum(gap, 1.0))
     cols["overdue_ratio"] = since / usual
+    cols["overdue_days"] = since - gap
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols["gap_cv"] = np.where(gap > 0, cols["gap_std_days"] / gap, np.nan)
     cols["products_90d"] = rng.poisson(cols["orders_90d"] * 4.0).astype(float)
     cols["products_365d"] = cols["products_90d"] + rng.poisson(cols["orders_365d"] * 3.0)
     cols["categories_90d"] = np.minimum(cols["products_90d"], rng.poisson(2.0, n))

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-CATALOG_VERSION = "1.1.0"
+CATALOG_VERSION = "1.2.0"
 
 
 class Family(StrEnum):
@@ -241,6 +241,29 @@ CATALOG: tuple[Feature, ...] = (
         "未下单时长已是平时下单间隔（{reference} 天）的 {value} 倍",
         direction=1,
         reference="own",
+    ),
+    Feature(
+        "overdue_days",
+        Family.ORDER_CYCLE,
+        "lifetime",
+        "days",
+        "days_since_last_order - gap_mean_days: days past (negative: before) the "
+        "customer's usual gap; missing with one order.",
+        "{value} {value_unit} past the usual order gap of {reference} {reference_unit}",
+        "已超过平时下单间隔（{reference} 天）{value} 天未下单",
+        direction=1,
+        reference="own",
+    ),
+    Feature(
+        "gap_cv",
+        Family.ORDER_CYCLE,
+        "lifetime",
+        "ratio",
+        "gap_std_days / gap_mean_days (coefficient of variation of the gaps between "
+        "orders); missing with fewer than three orders or a zero mean gap.",
+        "Irregular order rhythm: gaps vary by {value}× their mean "
+        "(active customers: {reference}×)",
+        "下单节奏不规律：间隔波动为平均间隔的 {value} 倍（活跃客户中位数：{reference} 倍）",
     ),
     # --- CATEGORY_SHIFT ------------------------------------------------------------
     Feature(

@@ -243,6 +243,12 @@ def _derive(t: ir.Table, params: FeatureParams) -> dict[str, ir.Value]:
         "gap_mean_days": ibis.ifelse(t.gap_n >= 1, gap_mean, ibis.null("float64")),
         "gap_std_days": ibis.ifelse(t.gap_n >= 2, _gap_std_days(t), ibis.null("float64")),
         "overdue_ratio": last_days / usual_gap,
+        "overdue_days": ibis.ifelse(t.gap_n >= 1, last_days - gap_mean, ibis.null("float64")),
+        "gap_cv": ibis.ifelse(
+            (t.gap_n >= 2) & (t.gap_sum > 0),
+            _gap_std_days(t) / gap_mean,
+            ibis.null("float64"),
+        ),
         "return_rate_365d": _ratio(t.undone_365d, t.spend_365d),
         "cancel_rate_365d": _ratio(
             _zero(t.cancelled_orders_365d), t.orders_365d + _zero(t.cancelled_orders_365d)

@@ -48,6 +48,8 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "gap_mean_days": ("Usual days between orders", "平均下单间隔天数"),
     "gap_std_days": ("Variation of days between orders", "下单间隔波动天数"),
     "overdue_ratio": ("Overdue vs the usual gap", "超出平时下单间隔的倍数"),
+    "overdue_days": ("Days past the usual gap", "超出平时下单间隔的天数"),
+    "gap_cv": ("Irregularity of order gaps", "下单间隔不规律程度"),
     "products_90d": ("Distinct products, last 90 days", "近 90 天购买商品种数"),
     "products_365d": ("Distinct products, last 365 days", "近 365 天购买商品种数"),
     "categories_90d": ("Categories, last 90 days", "近 90 天购买品类数"),
@@ -81,6 +83,8 @@ RISKY: dict[str, int] = {
     "gap_mean_days": 1,
     "gap_std_days": 1,
     "overdue_ratio": 1,
+    "overdue_days": 1,
+    "gap_cv": 1,
     "products_90d": -1,
     "products_365d": -1,
     "categories_90d": -1,
@@ -98,6 +102,7 @@ RISKY: dict[str, int] = {
 #: number: a trend's reference is the earlier window's count, not a ratio).
 NEUTRAL: dict[str, float] = {
     "overdue_ratio": 1.0,  # 1.0x the usual gap: due, not overdue
+    "overdue_days": 0.0,  # 0 days past the usual gap: due, not overdue
     "orders_trend_90d": 0.0,
     "spend_trend_90d": 0.0,
     "aov_trend_90d": 0.0,
@@ -107,7 +112,9 @@ NEUTRAL: dict[str, float] = {
 }
 
 #: A missing value that is itself a risk fact (one or two orders so far).
-MISSING_IS_RISK: frozenset[str] = frozenset({"gap_mean_days", "gap_std_days"})
+MISSING_IS_RISK: frozenset[str] = frozenset(
+    {"gap_mean_days", "gap_std_days", "overdue_days", "gap_cv"}
+)
 
 #: English unit words (singular, plural); Chinese counts take no plural.
 UNIT_WORDS: dict[str, tuple[str, str]] = {

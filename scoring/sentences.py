@@ -86,7 +86,10 @@ _MISSING_GENERIC = ("{name}: no value", "{name}：无数据")
 # "usual gap" is the assumed features.single_order_gap_days, not a fact to quote.
 NO_REFERENCE_SENTENCES: dict[str, tuple[str, str]] = {
     "overdue_ratio": MISSING_SENTENCES["gap_mean_days"],
+    "overdue_days": MISSING_SENTENCES["gap_mean_days"],
 }
+MISSING_SENTENCES["overdue_days"] = MISSING_SENTENCES["gap_mean_days"]
+MISSING_SENTENCES["gap_cv"] = MISSING_SENTENCES["gap_std_days"]
 
 
 def _check_lang(lang: str) -> None:

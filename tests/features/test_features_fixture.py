@@ -70,6 +70,8 @@ EXPECTED: dict[str, dict[str, float]] = {
         "gap_mean_days": A_GAP_MEAN,
         "gap_std_days": math.sqrt(2885.1875 / 4),
         "overdue_ratio": 9.5 / A_GAP_MEAN,
+        "overdue_days": 9.5 - A_GAP_MEAN,  # 55.6 days before the usual gap is up
+        "gap_cv": math.sqrt(2885.1875 / 4) / A_GAP_MEAN,
         "products_90d": 2,  # P1, P4; the returned P1 line does not count
         "products_365d": 4,  # P1..P4
         "categories_90d": 1,  # X
@@ -104,6 +106,8 @@ EXPECTED: dict[str, dict[str, float]] = {
         "gap_mean_days": NAN,
         "gap_std_days": NAN,
         "overdue_ratio": 30.25 / 90.0,  # single_order_gap_days
+        "overdue_days": NAN,  # one order: no usual gap
+        "gap_cv": NAN,
         "products_90d": 2,
         "products_365d": 2,
         "categories_90d": 1,
@@ -136,6 +140,8 @@ EXPECTED: dict[str, dict[str, float]] = {
         "gap_mean_days": 0.25,  # 6 hours
         "gap_std_days": NAN,  # one gap
         "overdue_ratio": (29 + 8 / 24) / 1.0,  # usual gap floored at min_usual_gap_days
+        "overdue_days": (29 + 8 / 24) - 0.25,  # the real (unfloored) mean gap
+        "gap_cv": NAN,  # one gap
         "products_90d": 1,
         "products_365d": 1,
         "categories_90d": 1,

@@ -85,6 +85,8 @@ W: dict[str, float] = {
     "gap_mean_days": W_GAP_MEAN,
     "gap_std_days": statistics.pstdev(W_GAPS_S) / DAY,
     "overdue_ratio": 30.0 / W_GAP_MEAN,
+    "overdue_days": 30.0 - W_GAP_MEAN,
+    "gap_cv": statistics.pstdev(W_GAPS_S) / DAY / W_GAP_MEAN,
     "products_90d": 3,  # P1, P2, P3
     "products_365d": 7,  # P1..P7
     "categories_90d": 1,  # X

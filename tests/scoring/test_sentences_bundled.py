@@ -27,6 +27,7 @@ from features.reason_codes import PROTECTIVE_CODES, REASON_CODE_LABELS, REASON_C
 from features.wording import (
     FAMILY_LABELS,
     FEATURE_LABELS,
+    MISSING_IS_RISK,
     NEUTRAL,
     RISK_LEVEL_LABELS,
     RISKY,
@@ -90,7 +91,7 @@ def _reads_as_risk(reason: dict, sign: int) -> bool:
     name, value, reference = reason["feature"], reason["value"], reason["reference"]
     feature = BY_NAME[name]
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return sign > 0 and name in ("gap_mean_days", "gap_std_days")
+        return sign > 0 and name in MISSING_IS_RISK
     point = reference if feature.reference == "population" else NEUTRAL.get(name)
     if point is None or (isinstance(point, float) and math.isnan(point)):
         return sign > 0 and name == "overdue_ratio"  # one order: no usual gap
