@@ -66,6 +66,21 @@ class IsotonicCalibrator:
         return {"kind": self.kind, "x": list(self.x), "y": list(self.y), "eps": self.eps}
 
 
+@dataclass(frozen=True)
+class IdentityCalibrator:
+    """No recalibration: p = expit(margin). For a margin already fitted to the labels on
+    every labelled cutoff (``split.window: all_labelled``), where no held-out cutoff is
+    left to recalibrate on."""
+
+    kind: str = "identity"
+
+    def transform(self, margin: Array) -> Array:
+        return np.asarray(expit(np.asarray(margin, dtype=float)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+
 def fit_sigmoid(margin: Array, y: NDArray[Any]) -> SigmoidCalibrator:
     """Fit Platt scaling (unregularised logistic regression on the margin)."""
     lr = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
@@ -88,6 +103,8 @@ def calibrator_from_dict(d: dict[str, Any]) -> Calibrator:
     """Rebuild a calibrator saved with ``to_dict``."""
     if d["kind"] == "sigmoid":
         return SigmoidCalibrator(a=float(d["a"]), b=float(d["b"]))
+    if d["kind"] == "identity":
+        return IdentityCalibrator()
     if d["kind"] == "isotonic":
         return IsotonicCalibrator(x=tuple(d["x"]), y=tuple(d["y"]), eps=float(d["eps"]))
     raise ValueError(f"unknown calibrator kind {d['kind']!r}")

@@ -5,6 +5,9 @@ registered MLflow model):
 
 - ``booster.txt``      LightGBM model text
 - ``calibrator.json``  :mod:`bundle.calibration` parameters
+- ``linear.json``      the blend: ``blend_weight`` w and the :mod:`bundle.linear` part
+                       (the margin is ``w * booster + (1 - w) * linear``; w = 1 and no
+                       linear part for a booster alone)
 - ``bundle.json``      the contract (feature names in catalog order, catalog version,
                        reason-code and rule versions, label horizon, value-tier
                        thresholds), reference values (median of active customers per
@@ -40,6 +43,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bundle.calibration import Calibrator, calibrator_from_dict
+from bundle.linear import LinearPart
 from bundle.rules import RULES_VERSION
 from config.features import FeatureParams, ValueTiers
 from features.catalog import CATALOG_VERSION
@@ -47,9 +51,10 @@ from features.reason_codes import REASON_CODES_VERSION
 
 BOOSTER_FILE = "booster.txt"
 CALIBRATOR_FILE = "calibrator.json"
+LINEAR_FILE = "linear.json"
 BUNDLE_FILE = "bundle.json"
 MANIFEST_FILE = "manifest.json"
-BUNDLE_FORMAT = 2
+BUNDLE_FORMAT = 3
 #: ``features`` params that change feature values; stored in the bundle and compared.
 FEATURE_SETTINGS = ("single_order_gap_days", "min_usual_gap_days", "regular_category_min_orders")
 #: Catalog versions whose features this code computes identically.
@@ -75,6 +80,8 @@ class ChurnModel:
     feature_settings: dict[str, float] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    linear: LinearPart | None = None
+    blend_weight: float = 1.0  # weight of the booster's margin; 1 - w for the linear part
 
     @classmethod
     def new(
@@ -85,6 +92,8 @@ class ChurnModel:
         features: FeatureParams,
         reference: dict[str, float] | None = None,
         metadata: dict[str, Any] | None = None,
+        linear: LinearPart | None = None,
+        blend_weight: float = 1.0,
     ) -> ChurnModel:
         """A bundle of this code's contract, with the horizon and tiers it was trained on."""
         return cls(
@@ -99,6 +108,8 @@ class ChurnModel:
             feature_settings={k: float(getattr(features, k)) for k in FEATURE_SETTINGS},
             reference=dict(reference or {}),
             metadata=dict(metadata or {}),
+            linear=linear,
+            blend_weight=float(blend_weight) if linear is not None else 1.0,
         )
 
     def conform(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +139,27 @@ class ChurnModel:
         return frame.loc[:, list(self.feature_names)].to_numpy(dtype=np.float64)
 
     def margin(self, features: pd.DataFrame) -> NDArray[np.float64]:
-        """Raw LightGBM score (log-odds before calibration)."""
-        return np.asarray(self.booster.predict(self.matrix(features), raw_score=True))
+        """The blended log-odds before calibration."""
+        x = self.matrix(features)
+        return self.blend(np.asarray(self.booster.predict(x, raw_score=True)), x)
+
+    def blend(self, booster_margin: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``w * booster_margin + (1 - w) * linear margin`` for the matrix ``x``."""
+        if self.linear is None:
+            return booster_margin
+        w = self.blend_weight
+        return w * booster_margin + (1.0 - w) * self.linear.margin(x)
+
+    def blend_contributions(
+        self, tree: NDArray[np.float64], x: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Exact contributions of the blended margin from the booster's TreeSHAP ``tree``
+        (n, k + 1; last column the expected value): the same weights as :meth:`blend`,
+        so each row still sums to :meth:`margin`."""
+        if self.linear is None:
+            return tree
+        w = self.blend_weight
+        return w * tree + (1.0 - w) * self.linear.contributions(x)
 
     def predict_proba(self, features: pd.DataFrame) -> NDArray[np.float64]:
         """Calibrated churn probability per row."""
@@ -140,7 +170,8 @@ class ChurnModel:
 
         The last column is the expected value; each row sums to :meth:`margin`.
         """
-        return np.asarray(self.booster.predict(self.matrix(features), pred_contrib=True))
+        x = self.matrix(features)
+        return self.blend_contributions(np.asarray(self.booster.predict(x, pred_contrib=True)), x)
 
     def with_metadata(self, **updates: Any) -> ChurnModel:
         """A copy with ``metadata`` updated (e.g. the registered model version)."""
@@ -158,6 +189,7 @@ class ChurnModel:
             "value_tiers": self.value_tiers.model_dump(),
             "feature_settings": self.feature_settings,
             "calibration": self.calibrator.kind,
+            "blend_weight": self.blend_weight,
         }
 
     def feature_params(self, params: FeatureParams) -> FeatureParams:
@@ -207,6 +239,13 @@ class ChurnModel:
             files = {
                 BOOSTER_FILE: self.booster.model_to_string().encode("utf-8"),
                 CALIBRATOR_FILE: json.dumps(self.calibrator.to_dict(), indent=2).encode(),
+                LINEAR_FILE: json.dumps(
+                    {
+                        "blend_weight": self.blend_weight,
+                        "linear": None if self.linear is None else self.linear.to_dict(),
+                    },
+                    indent=2,
+                ).encode(),
                 BUNDLE_FILE: json.dumps(
                     {**self.contract(), "reference": self.reference, "metadata": self.metadata},
                     indent=2,
@@ -230,6 +269,15 @@ class ChurnModel:
         try:
             meta = json.loads(files[BUNDLE_FILE])
             calibrator = calibrator_from_dict(json.loads(files[CALIBRATOR_FILE]))
+            blend = json.loads(files[LINEAR_FILE])
+            weight = float(blend["blend_weight"])
+            if not 0.0 <= weight <= 1.0:
+                raise ValueError(f"blend_weight {weight} outside [0, 1]")
+            linear = (
+                None
+                if blend["linear"] is None
+                else LinearPart.from_dict(blend["linear"], len(meta["feature_names"]))
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise BundleError(f"model bundle {src}: unreadable metadata: {exc}") from exc
         check_servable(meta, src)
@@ -250,7 +298,13 @@ class ChurnModel:
                 f"model bundle {src}: contract field missing or invalid: {exc!r}"
             ) from exc
         booster = lgb.Booster(model_str=files[BOOSTER_FILE].decode("utf-8"))
-        return cls(booster=booster, calibrator=calibrator, **fields)
+        return cls(
+            booster=booster,
+            calibrator=calibrator,
+            linear=linear,
+            blend_weight=weight if linear is not None else 1.0,
+            **fields,
+        )
 
 
 def _digest(data: bytes) -> dict[str, Any]:
@@ -283,7 +337,7 @@ def read_verified(src: Path) -> dict[str, bytes]:
         ) from exc
     except (OSError, ValueError) as exc:
         raise BundleError(f"model bundle {src}: unreadable {MANIFEST_FILE}: {exc}") from exc
-    needed = (BOOSTER_FILE, CALIBRATOR_FILE, BUNDLE_FILE)
+    needed = (BOOSTER_FILE, CALIBRATOR_FILE, LINEAR_FILE, BUNDLE_FILE)
     if not isinstance(manifest, dict) or any(name not in manifest for name in needed):
         raise BundleError(f"model bundle {src}: {MANIFEST_FILE} does not list {list(needed)}")
     files: dict[str, bytes] = {}
@@ -333,6 +387,7 @@ def bundle_digest(directory: str | Path) -> str:
     content = {
         BOOSTER_FILE: manifest[BOOSTER_FILE]["sha256"],
         CALIBRATOR_FILE: manifest[CALIBRATOR_FILE]["sha256"],
+        LINEAR_FILE: manifest[LINEAR_FILE]["sha256"],
         BUNDLE_FILE: served,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

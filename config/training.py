@@ -28,6 +28,10 @@ class SplitParams(Frozen):
     degrade: bool = True
     holdout_share: float = Field(default=0.2, gt=0, lt=1)
     max_train_cutoffs: int | None = Field(default=None, gt=0)
+    # validation: train < validation < test (early stopping, calibration on validation);
+    # all_labelled: train on every cutoff whose labels end by the test cutoff, a fixed
+    # number of trees and no recalibration (train.calibration: identity)
+    window: Literal["validation", "all_labelled"] = "validation"
     backtest_folds: int = Field(default=3, ge=0)
 
 
@@ -47,11 +51,15 @@ class TrainParams(Frozen):
     early_stopping_rounds: int = Field(default=100, ge=1)
     num_threads: int = Field(default=2, ge=1)
     monotone: bool = True
-    calibration: Literal["auto", "sigmoid", "isotonic"] = "auto"
+    calibration: Literal["auto", "sigmoid", "isotonic", "identity"] = "auto"
     calibration_data: Literal["validation", "forward", "grouped_oof"] = "validation"
     calibration_folds: int = Field(default=5, ge=2)
     calibration_cutoffs: int = Field(default=3, ge=1)
     isotonic_eps: float = Field(default=1e-3, gt=0, lt=0.5)
+    # the served margin is blend_weight * booster + (1 - blend_weight) * an L2 logistic
+    # regression on symlog features (bundle/linear.py) with inverse strength linear_c
+    blend_weight: float = Field(default=1.0, ge=0, le=1)
+    linear_c: float = Field(default=0.1, gt=0)
 
 
 class TuningParams(Frozen):
@@ -66,6 +74,9 @@ class TuningParams(Frozen):
     enabled: bool = True
     method: Literal["optuna", "backtest_grid"] = "optuna"
     grid: tuple[dict[str, float | int], ...] = ()
+    # every grid entry is crossed with every combination of these train: values, e.g.
+    # {blend_weight: [0, 0.5, 1], linear_c: [0.1, 1.0]} (fits are shared where they can be)
+    cross: dict[str, tuple[float, ...]] = Field(default_factory=dict)
     selection_folds: int = Field(default=3, ge=1)
     min_selection_folds: int = Field(default=2, ge=1)
     n_trials: int = Field(default=25, ge=1)

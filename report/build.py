@@ -161,7 +161,7 @@ def global_figures(inputs: ReportInputs, params: ReportParams, seed: int) -> dic
     t = TEXT[params.lang]
     model, names = inputs.model, list(inputs.model.feature_names)
     x = model.matrix(inputs.sample)
-    contrib = tree_contributions(model.booster, x, "auto", 5000)
+    contrib = model.blend_contributions(tree_contributions(model.booster, x, "auto", 5000), x)
     fmap = family_map(model.feature_names)
     by_feature = np.abs(contrib[:, :-1]).mean(axis=0)
     by_family = np.abs(family_contributions(contrib, fmap)).mean(axis=0)

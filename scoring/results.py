@@ -192,11 +192,14 @@ def score_customers(
     names = model.feature_names
     x = model.matrix(snapshot)
     with _phase("probability"):  # predict, not the SHAP sum: bit-identical on every path
-        margin = np.asarray(model.booster.predict(x, raw_score=True))
+        margin = model.blend(np.asarray(model.booster.predict(x, raw_score=True)), x)
         probability = model.calibrator.transform(margin)
-    with _phase("contributions"):
-        contrib = tree_contributions(
-            model.booster, x, params.score.contrib_method, params.score.dedup_min_rows
+    with _phase("contributions"):  # TreeSHAP of the booster + exact linear terms
+        contrib = model.blend_contributions(
+            tree_contributions(
+                model.booster, x, params.score.contrib_method, params.score.dedup_min_rows
+            ),
+            x,
         )
     fmap = family_map(names)
     with _phase("impacts"):

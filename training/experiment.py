@@ -75,11 +75,12 @@ def pin_tuning(tuning: TuningParams, train: TrainParams, pinned: list[str]) -> T
         kept = {k: v for k, v in entry.items() if k not in pinned}
         if kept not in grid:
             grid.append(kept)
-    update: dict[str, Any] = {"grid": tuple(grid)}
+    cross = {k: v for k, v in tuning.cross.items() if k not in pinned}
+    update: dict[str, Any] = {"grid": tuple(grid), "cross": cross}
     for key in set(pinned) & set(OPTUNA_KEYS):
         value = getattr(train, key)
         update[key] = (value, value)
-    if tuning.method == "backtest_grid" and all(not e for e in grid):
+    if tuning.method == "backtest_grid" and all(not e for e in grid) and not cross:
         update["enabled"] = False
     if tuning.method == "optuna" and set(OPTUNA_KEYS) <= set(pinned):
         update["enabled"] = False

@@ -20,10 +20,12 @@ from config.training import SplitParams, TrainParams
 from features.catalog import FEATURE_NAMES
 from training.baselines import Baselines, fit_baselines
 from training.calibrate import choose_calibrator
+from training.blend import fit_blend
 from training.calibration_data import calibration_data
 from training.metrics import bootstrap_auc_difference, flag_metrics, probability_metrics
 from training.model import fit_booster, tune
 from training.split import (
+    ALL_LABELLED,
     CutoffSplit,
     labelled_cutoffs,
     part,
@@ -104,23 +106,56 @@ def fit_all(
             params, valid_score, selection = select_grid(snapshots, split, cfg)
         elif cfg.tuning.enabled:
             params, valid_score = tune(train, valid, names, cfg.train, cfg.tuning, cfg.seed)
-    booster = fit_booster(train, valid, names, params, cfg.seed)
-    cal = calibration_data(
-        snapshots, split, names, params, cfg.seed, booster, cfg.features.horizon_days
-    )
-    calibrator, cal_scores = choose_calibrator(
-        cal.margin, cal.label, params.calibration, params.isotonic_eps, cfg.seed
-    )
+    linear = None
+    if split.mode == ALL_LABELLED:
+        booster, linear, calibrator = fit_blend(train, names, params, cfg.seed)
+        cal_scores: dict[str, float] = {}
+        cal_note: dict[str, Any] = {"calibration_data": "none (identity)"}
+    else:
+        booster = fit_booster(train, valid, names, params, cfg.seed)
+        cal = calibration_data(
+            snapshots, split, names, params, cfg.seed, booster, cfg.features.horizon_days
+        )
+        calibrator, cal_scores = choose_calibrator(
+            cal.margin, cal.label, params.calibration, params.isotonic_eps, cfg.seed
+        )
+        cal_note = cal.describe()
     model = ChurnModel.new(
         booster,
         calibrator,
         tuple(names),
         cfg.features,
         reference=reference_medians(train, names),
-        metadata={"params": params.model_dump(), **split.describe(), **cal.describe()},
+        metadata={"params": params.model_dump(), **split.describe(), **cal_note},
+        linear=linear,
+        blend_weight=params.blend_weight,
     )
-    baselines = fit_baselines(train, cfg.baselines, cfg.rules, cfg.features.horizon_days)
+    baselines = _baselines(train, cfg)
     return FittedRun(model, baselines, params, valid_score, cal_scores, selection)
+
+
+_BASELINES: dict[str, Baselines] = {}
+
+
+def _baselines(train: pd.DataFrame, cfg: Params) -> Baselines:
+    """Baselines of ``train``, memoised: grid candidates share their folds' rows."""
+    key = repr(
+        (
+            sorted(str(t) for t in pd.unique(train["cutoff"])),
+            len(train),
+            int(pd.util.hash_pandas_object(train, index=False).sum()),
+            cfg.baselines,
+            cfg.rules,
+            cfg.features.horizon_days,
+        )
+    )
+    if key not in _BASELINES:
+        if len(_BASELINES) > 16:
+            _BASELINES.clear()
+        _BASELINES[key] = fit_baselines(
+            train, cfg.baselines, cfg.rules, cfg.features.horizon_days
+        )
+    return _BASELINES[key]
 
 
 def score_frame(frame: pd.DataFrame, model: ChurnModel, baselines: Baselines) -> dict[str, Any]:
@@ -129,7 +164,11 @@ def score_frame(frame: pd.DataFrame, model: ChurnModel, baselines: Baselines) ->
 
 
 def evaluate_frame(
-    frame: pd.DataFrame, model: ChurnModel, baselines: Baselines, cfg: Params
+    frame: pd.DataFrame,
+    model: ChurnModel,
+    baselines: Baselines,
+    cfg: Params,
+    with_ci: bool = True,
 ) -> dict[str, Any]:
     """Metrics of the model and every baseline on one labelled cutoff, plus the bar.
 
@@ -146,8 +185,12 @@ def evaluate_frame(
     metrics["rules"].update(flag_metrics(y, flags))
     base_names = [n for n in scores if n != "model"]
     best = max(base_names, key=lambda n: metrics[n]["roc_auc"])
-    ci = bootstrap_auc_difference(
-        y, scores["model"], scores[best], ev.bootstrap, cfg.seed, ev.ci_level
+    ci = (
+        bootstrap_auc_difference(
+            y, scores["model"], scores[best], ev.bootstrap, cfg.seed, ev.ci_level
+        )
+        if with_ci
+        else {}
     )
     m = metrics["model"]
     bar = {
@@ -207,7 +250,9 @@ def score_candidate(
         except ValueError as exc:
             folds.append({"test_cutoff": split.test.date().isoformat(), "error": str(exc)})
             continue
-        report = evaluate_frame(part(snapshots, split.test), fitted.model, fitted.baselines, cfg)
+        report = evaluate_frame(
+            part(snapshots, split.test), fitted.model, fitted.baselines, cfg, with_ci=False
+        )
         base = report["baselines"]
         folds.append(
             {
@@ -229,9 +274,17 @@ def score_candidate(
     return {"folds": folds, "mean": means, "n_folds": len(ok)}
 
 
-def grid_candidates(
-    base: TrainParams, grid: tuple[dict[str, float | int], ...]
-) -> list[TrainParams]:
+def grid_entries(
+    grid: tuple[dict[str, float | int], ...], cross: dict[str, tuple[float, ...]] | None = None
+) -> list[dict[str, float | int]]:
+    """Every grid entry crossed with every combination of the ``cross`` values."""
+    entries = [dict(e) for e in grid]
+    for key, values in (cross or {}).items():
+        entries = [{**e, key: v} for e in entries for v in values]
+    return entries
+
+
+def grid_candidates(base: TrainParams, grid: list[dict[str, float | int]]) -> list[TrainParams]:
     """``base`` updated by each grid entry, validated (a bad key or value names itself)."""
     return [TrainParams.model_validate({**base.model_dump(), **entry}) for entry in grid]
 
@@ -268,7 +321,8 @@ def select_grid(
         return cfg.train, None, {"skipped": reason, "folds": [s.describe() for s in splits]}
     key = _METRIC_KEY[cfg.tuning.metric]
     sign = -1.0 if key == "log_loss" else 1.0
-    candidates = grid_candidates(cfg.train, cfg.tuning.grid)
+    entries = grid_entries(cfg.tuning.grid, cfg.tuning.cross)
+    candidates = grid_candidates(cfg.train, entries)
     results = [score_candidate(snapshots, cfg, p, splits) for p in candidates]
     scores = [sign * r["mean"][key] for r in results]
     if all(np.isnan(v) for v in scores):
@@ -285,7 +339,7 @@ def select_grid(
         "metric": key,
         "folds": [s.test.date().isoformat() for s in splits],
         "candidates": [
-            {"update": dict(e), **r} for e, r in zip(cfg.tuning.grid, results, strict=True)
+            {"update": e, **r} for e, r in zip(entries, results, strict=True)
         ],
         "chosen": best,
     }

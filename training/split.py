@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Split modes, best first.
 MODES = ("out_of_time", "overlapping", "customer_holdout")
+#: ``split.window: all_labelled``: no validation cutoff; train on every labelled one.
+ALL_LABELLED = "all_labelled"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class CutoffSplit:
         """JSON-friendly summary (ISO dates) for logs, MLflow and bundle metadata."""
         return {
             "train_cutoffs": [t.date().isoformat() for t in self.train],
-            "valid_cutoff": self.valid.date().isoformat(),
+            "valid_cutoff": None if self.mode == ALL_LABELLED else self.valid.date().isoformat(),
             "test_cutoff": self.test.date().isoformat(),
             "split_mode": self.mode,
         }
@@ -73,6 +75,9 @@ def split_cutoffs(
 ) -> CutoffSplit:
     """Split ``cutoffs`` around ``test``, keeping every label window inside T_test.
 
+    ``params.window == "all_labelled"``: training is every cutoff with ``T + H <= T_test``
+    and there is no validation cutoff (``valid`` holds the latest training cutoff).
+
     Validation is the latest cutoff with ``T + H <= T_test``; training cutoffs are the
     earlier ones with ``T + H <= T_val`` when ``params.strict`` else ``T + H <= T_test``.
     With ``params.degrade`` a missing training cutoff degrades the split (module
@@ -86,6 +91,9 @@ def split_cutoffs(
             f"{test.date()}; need more cutoffs (features.n_cutoffs) or a shorter horizon"
         )
     valid = max(before)
+    if params.window == ALL_LABELLED:
+        train = before if params.max_train_cutoffs is None else before[-params.max_train_cutoffs :]
+        return CutoffSplit(tuple(train), valid, test, ALL_LABELLED, params.holdout_share)
     strict = [t for t in before if t + horizon <= valid]
     loose = [t for t in before if t < valid]
     if params.strict and strict:
