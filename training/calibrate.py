@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
-from bundle.calibration import Calibrator, fit_isotonic, fit_sigmoid
+from bundle.calibration import Calibrator, IdentityCalibrator, fit_isotonic, fit_sigmoid
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,13 @@ def cv_log_loss(
 def choose_calibrator(
     margin: NDArray[np.float64], y: NDArray[Any], mode: str, eps: float, seed: int
 ) -> tuple[Calibrator, dict[str, float]]:
-    """Fit the calibrator for ``mode`` (``auto`` picks the lower CV log loss).
+    """Fit the calibrator for ``mode`` (``auto`` picks the lower CV log loss;
+    ``identity`` fits nothing).
 
     Returns the calibrator fitted on all rows and the CV log loss of each candidate.
     """
+    if mode == "identity":  # the margin is served as fitted: p = expit(margin)
+        return IdentityCalibrator(), {}
     margin = np.asarray(margin, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     scores = {kind: cv_log_loss(kind, margin, y, eps, seed) for kind in ("sigmoid", "isotonic")}

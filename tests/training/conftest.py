@@ -66,6 +66,8 @@ def make_snapshots(n_customers: int = 600, n_cutoffs: int = 6, seed: int = 0) ->
                 "gap_mean_days": np.where(orders > 1, gap, np.nan),
                 "gap_std_days": np.where(orders > 2, gap * 0.5, np.nan),
                 "overdue_ratio": overdue,
+                "overdue_days": np.where(orders > 1, since - gap, np.nan),
+                "gap_cv": np.where(orders > 2, 0.5, np.nan),
                 "products_90d": o90 * 3,
                 "products_365d": o365 * 3,
                 "return_rate_365d": ret,

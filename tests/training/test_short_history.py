@@ -57,7 +57,13 @@ def test_bundled_export_cut_short_trains_and_states_each_degradation(
     result = run(cfg, snapshots, tmp_path / "m", tmp_path / "b.json", None, "t")
     cutoffs = labelled_cutoffs(snapshots)
     served = result["served"]["split"]
-    assert served["valid_cutoff"] == cutoffs[-1].date().isoformat()
+    # the served refit learns from the latest labelled cutoff: as validation cutoff
+    # (split.window validation) or among its training cutoffs (all_labelled, default)
+    if served["split_mode"] == "all_labelled":
+        assert served["valid_cutoff"] is None
+        assert served["train_cutoffs"][-1] == cutoffs[-1].date().isoformat()
+    else:
+        assert served["valid_cutoff"] == cutoffs[-1].date().isoformat()
     assert (tmp_path / "m" / "manifest.json").exists()
     if len(cutoffs) < 8:  # the full schedule is 8 cutoffs: anything less is degraded
         assert result["degradations"], result
