@@ -143,7 +143,9 @@ class ChurnModel:
         x = self.matrix(features)
         return self.blend(np.asarray(self.booster.predict(x, raw_score=True)), x)
 
-    def blend(self, booster_margin: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    def blend(
+        self, booster_margin: NDArray[np.float64], x: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         """``w * booster_margin + (1 - w) * linear margin`` for the matrix ``x``."""
         if self.linear is None:
             return booster_margin

@@ -5,15 +5,11 @@ sentences all derive from :data:`CATALOG`. A feature that needs an optional cano
 column (``category``, ``product_id``, ``quantity``) is omitted when the source lacks it;
 :func:`active_features` applies that rule.
 
-Sentence templates are ``str.format`` strings with these fields:
-``value`` (the feature value), ``reference`` (a reference value: the customer's own
-history or the median of active customers), ``ratio`` (value / reference),
-``pct`` (``abs(value) * 100`` for relative changes), ``change`` (the direction of a
-change: "fell"/"rose" in English, "下降"/"上升" in Chinese) and ``value_unit`` /
-``reference_unit`` (the English unit word agreeing with the number: "1 order", "2 orders";
-:data:`features.wording.UNIT_WORDS`). Numbers are pre-formatted by the renderer
-(currency with the ``data.currency`` symbol), so templates never hold format specs.
-Labels, unit words and the risky direction of each feature are in :mod:`features.wording`.
+Sentence templates are ``str.format`` strings with the fields ``value``, ``reference``
+(own history or median of active customers), ``ratio`` (value / reference), ``pct``
+(``abs(value) * 100``), ``change`` ("fell"/"rose", "下降"/"上升") and ``value_unit`` /
+``reference_unit`` ("1 order", "2 orders"). Numbers come pre-formatted (currency from
+``data.currency``). Labels, unit words and risky directions: :mod:`features.wording`.
 """
 
 from __future__ import annotations
@@ -261,8 +257,7 @@ CATALOG: tuple[Feature, ...] = (
         "ratio",
         "gap_std_days / gap_mean_days (coefficient of variation of the gaps between "
         "orders); missing with fewer than three orders or a zero mean gap.",
-        "Irregular order rhythm: gaps vary by {value}× their mean "
-        "(active customers: {reference}×)",
+        "Irregular order rhythm: gaps vary by {value}× their mean (active customers: {reference}×)",
         "下单节奏不规律：间隔波动为平均间隔的 {value} 倍（活跃客户中位数：{reference} 倍）",
     ),
     # --- CATEGORY_SHIFT ------------------------------------------------------------

@@ -143,9 +143,9 @@ def _prior_aov(frame: pd.DataFrame) -> Array:
 #: How the customer's own reference is read from the snapshot, per ``own`` feature.
 OWN_REFERENCE: dict[str, Callable[[pd.DataFrame], Array]] = {
     "overdue_ratio": _usual_gap,
-    "overdue_days": lambda f: f["gap_mean_days"].to_numpy(float)
-    if "gap_mean_days" in f
-    else np.full(len(f), np.nan),
+    "overdue_days": lambda f: (
+        f["gap_mean_days"].to_numpy(float) if "gap_mean_days" in f else np.full(len(f), np.nan)
+    ),
     "orders_trend_90d": lambda f: _prior(f, "orders_90d", "orders_180d"),
     "spend_trend_90d": lambda f: _prior(f, "spend_90d", "spend_180d"),
     "aov_trend_90d": _prior_aov,

@@ -57,9 +57,7 @@ def directional(model: ChurnModel, rows: pd.DataFrame) -> list[Check]:
             value = raised[name].astype("float64")
             # value + |value| * (step - 1) + 1 > value, also for a negative value
             # (overdue_days); equals value * step + 1 for the usual non-negative ones
-            raised[name] = np.where(
-                value.notna(), value + value.abs() * (step - 1.0) + 1.0, value
-            )
+            raised[name] = np.where(value.notna(), value + value.abs() * (step - 1.0) + 1.0, value)
             worst = min(worst, float(np.min(model.predict_proba(raised) - base)))
         out.append(
             Check(

@@ -39,7 +39,9 @@ def _key(kind: str, rows: pd.DataFrame, names: list[str], settings: dict[str, An
         "kind": kind,
         "cutoffs": sorted(str(t) for t in pd.unique(rows["cutoff"])),
         "rows": len(rows),
-        "ids": hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).values).hexdigest(),
+        "ids": hashlib.sha256(
+            pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()
+        ).hexdigest(),
         "names": names,
         "settings": settings,
     }

@@ -30,9 +30,7 @@ def _objective(
     return loss, np.append(z.T @ g + coef, g.sum())
 
 
-def fit_linear(
-    rows: pd.DataFrame, names: list[str], c: float, monotone: bool = True
-) -> LinearPart:
+def fit_linear(rows: pd.DataFrame, names: list[str], c: float, monotone: bool = True) -> LinearPart:
     """Logistic regression of ``label`` on the symlog, median-filled, standardised
     features ``names`` of ``rows``; coefficient signs follow the catalog directions
     when ``monotone``. Deterministic (no random start).
@@ -50,7 +48,9 @@ def fit_linear(
     bounds: list[tuple[float | None, float | None]] = []
     for name in names:
         direction = BY_NAME[name].direction if monotone and name in BY_NAME else 0
-        bounds.append((0.0, None) if direction > 0 else (None, 0.0) if direction < 0 else (None, None))
+        bounds.append(
+            (0.0, None) if direction > 0 else (None, 0.0) if direction < 0 else (None, None)
+        )
     bounds.append((None, None))  # intercept
     rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
     start = np.append(np.zeros(z.shape[1]), np.log(rate / (1 - rate)))

@@ -19,8 +19,8 @@ from config.root import Params
 from config.training import SplitParams, TrainParams
 from features.catalog import FEATURE_NAMES
 from training.baselines import Baselines, fit_baselines
-from training.calibrate import choose_calibrator
 from training.blend import fit_blend
+from training.calibrate import choose_calibrator
 from training.calibration_data import calibration_data
 from training.metrics import bootstrap_auc_difference, flag_metrics, probability_metrics
 from training.model import fit_booster, tune
@@ -152,9 +152,7 @@ def _baselines(train: pd.DataFrame, cfg: Params) -> Baselines:
     if key not in _BASELINES:
         if len(_BASELINES) > 16:
             _BASELINES.clear()
-        _BASELINES[key] = fit_baselines(
-            train, cfg.baselines, cfg.rules, cfg.features.horizon_days
-        )
+        _BASELINES[key] = fit_baselines(train, cfg.baselines, cfg.rules, cfg.features.horizon_days)
     return _BASELINES[key]
 
 
@@ -338,9 +336,7 @@ def select_grid(
     table = {
         "metric": key,
         "folds": [s.test.date().isoformat() for s in splits],
-        "candidates": [
-            {"update": e, **r} for e, r in zip(entries, results, strict=True)
-        ],
+        "candidates": [{"update": e, **r} for e, r in zip(entries, results, strict=True)],
         "chosen": best,
     }
     return candidates[best], sign * scores[best], table

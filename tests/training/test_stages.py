@@ -105,8 +105,10 @@ def test_train_then_evaluate_write_declared_outputs(
     assert model.metadata["model_version"] == "1"
     assert model.metadata["alias"] in {"champion", "candidate"}
     assert model.metadata["test_cutoff"] == metrics["test_cutoff"]
-    # served = the same procedure one horizon later: calibrated on the test cutoff itself
-    assert train["served"]["split"]["valid_cutoff"] == metrics["test_cutoff"]
+    # served = the same procedure one horizon later: it learns from the test cutoff itself
+    assert train["served"]["split"]["valid_cutoff"] is None  # split.window: all_labelled
+    assert train["served"]["split"]["train_cutoffs"][-1] == metrics["test_cutoff"]
+    assert metrics["test_cutoff"] not in train["split"]["train_cutoffs"]
     assert model.metadata["served_split"] == train["served"]["split"]
     assert model.metadata["test_metrics"] == metrics["model"]
     assert model.metadata["backtest_mean"] == train["backtest"]["mean"]["model"]
