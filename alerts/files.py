@@ -13,36 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-#: Columns of the delivered CSV/JSON, in order (docs/alerts.md explains each).
-DELIVERED_COLUMNS = (
-    "alert_id",
-    "cycle",
-    "customer_id",
-    "owner",
-    "rank",
-    "is_new",
-    "churn_probability",
-    "risk_level",
-    "value_tier",
-    "revenue_at_risk",
-    "expected_value",
-    "reason_codes",
-    "reasons_en",
-    "reasons_zh",
-    "rule_codes",
-    "rules_en",
-    "rules_zh",
-    "action_en",
-    "action_zh",
-    "due",
-)
+from alerts.fields import DELIVERED_FIELDS
 
 
 def delivered(alerts: pd.DataFrame) -> pd.DataFrame:
     """The alerts the sales team gets (control hold-outs removed)."""
-    return alerts.loc[alerts["group"] == "treatment", list(DELIVERED_COLUMNS)].reset_index(
-        drop=True
-    )
+    return alerts.loc[alerts["group"] == "treatment", list(DELIVERED_FIELDS)].reset_index(drop=True)
 
 
 def _json_value(value: Any) -> Any:

@@ -22,6 +22,7 @@ By segment: ``reason_family`` (the reason code that chose the action), ``action`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -110,6 +111,28 @@ def _recall(alerts: pd.DataFrame, orders: pd.DataFrame) -> float | None:
         total += len(churners)
         found += len(churners & set(group["customer_id"]))
     return found / total if total else None
+
+
+ORDER_COLUMNS = ("customer_id", "order_ts", "status")
+
+
+def read_orders(path: Path) -> pd.DataFrame:
+    """The cleaned orders' columns that measurement reads; no file: no orders (all pending)."""
+    if path.exists():
+        return pd.read_parquet(path, columns=list(ORDER_COLUMNS))
+    return pd.DataFrame(
+        {c: pd.Series(dtype="datetime64[us]" if c == "order_ts" else object) for c in ORDER_COLUMNS}
+    )
+
+
+def next_due(alerts: pd.DataFrame, data_end: str | None) -> str | None:
+    """The earliest ``due`` date still ahead of the data (when the next alert is measured)."""
+    if alerts.empty:
+        return None
+    due = pd.to_datetime(alerts["due"])
+    if data_end is not None:
+        due = due[due > pd.Timestamp(data_end)]
+    return None if due.empty else due.min().date().isoformat()
 
 
 def performance(

@@ -28,35 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alerts.fields import ALERT_FIELDS
 from config.alerts import Action, AlertsParams
 from features.catalog import Family
 
 HISTORY_COLUMNS = ("customer_id", "cycle", "churn_probability")
-WORKLIST_COLUMNS = (
-    "alert_id",
-    "cycle",
-    "customer_id",
-    "owner",
-    "rank",
-    "group",
-    "is_new",
-    "churn_probability",
-    "risk_level",
-    "value_tier",
-    "revenue_at_risk",
-    "expected_value",
-    "reason_codes",
-    "reason_family",
-    "reasons_en",
-    "reasons_zh",
-    "rule_codes",
-    "rules_en",
-    "rules_zh",
-    "action_en",
-    "action_zh",
-    "model_version",
-    "due",
-)
 GROUPS = ("treatment", "control")
 
 
@@ -76,6 +52,21 @@ def check_playbook(params: AlertsParams) -> None:
             f"alerts.playbook names unknown reason families {unknown}; "
             f"use {[f.value for f in Family]}"
         )
+
+
+def owner_note(scores: pd.DataFrame, params: AlertsParams) -> str:
+    """How alerts are routed to owners this cycle, in one line for the stage's output."""
+    if "owner" not in scores.columns:
+        state = "off" if params.capacity_per_owner is not None else "not set"
+        return (
+            f"owner: the scores carry no owner column (map data.columns.owner), so alerts "
+            f"have no owner and capacity_per_owner is {state}"
+        )
+    owners = scores["owner"].dropna().nunique()
+    missing = int(scores["owner"].isna().sum())
+    cap = params.capacity_per_owner
+    limit = "no per-owner limit" if cap is None else f"at most {cap} delivered per owner"
+    return f"owner: {owners} owners, {missing} customers without one; {limit}"
 
 
 def alert_id(cycle: date, customer_id: str) -> str:
@@ -186,7 +177,7 @@ def build_worklist(
                 horizon_days,
             )
         )
-    alerts = pd.DataFrame(rows, columns=list(WORKLIST_COLUMNS))
+    alerts = pd.DataFrame(rows, columns=list(ALERT_FIELDS))
     alerts["rank"] = np.arange(1, len(alerts) + 1)
     counts["treatment"] = int((alerts["group"] == "treatment").sum())
     counts["control"] = int((alerts["group"] == "control").sum())
@@ -195,7 +186,7 @@ def build_worklist(
 
 
 def _owner(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or pd.isna(value):
         return None
     text = str(value).strip()
     return text or None

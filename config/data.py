@@ -25,6 +25,7 @@ class ColumnMap(Frozen):
     product_id: str | None = None
     category: str | None = None
     status: str | None = None
+    owner: str | None = None  # sales rep / account owner (alert routing, never a feature)
 
     @model_validator(mode="after")
     def _amount_derivable(self) -> ColumnMap:

@@ -23,6 +23,7 @@ from config.stage import setup_logging, stage_args
 from features.catalog import CATALOG, CATALOG_VERSION, feature_names
 from features.engines import Engine, open_engine
 from features.labels import label_summary
+from features.owner import has_owner, owner_as_of, with_owner
 from features.schedule import Schedule, build_schedule
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         engine.close()
     seconds = time.perf_counter() - started
+    if has_owner(args.orders):  # routing only, never a feature (features/owner.py)
+        latest = with_owner(latest, owner_as_of(args.orders, schedule.latest))
     _write_parquet(snapshots, args.snapshots)
     _write_parquet(latest, args.latest)
     report = feature_report(snapshots, latest, schedule, engine.columns, params)

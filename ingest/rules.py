@@ -18,6 +18,7 @@ from datetime import datetime
 
 from config.data import DataParams
 from ingest.csvread import LINE_COL, MALFORMED_COL, RAW_COL
+from ingest.schema import OPTIONAL_COLUMNS
 from ingest.source import FILE_COL, ROW_COL, ident, literal
 from ingest.sql import (
     Rule,
@@ -71,6 +72,7 @@ def _parsed_fields(params: DataParams, dtypes: dict[str, str]) -> dict[str, str]
         "__c_a_blank": blank_expr(m.amount, dtypes[m.amount]) if m.amount else "true",
         "__c_product_id": text(m.product_id),
         "__c_category": text(m.category),
+        "__c_owner": text(m.owner),
         "__c_prefix": (
             f"coalesce(starts_with(CAST({ident(prefix.column)} AS VARCHAR), "
             f"{literal(prefix.prefix)}), false)"
@@ -198,7 +200,7 @@ FROM (SELECT *, {_status_expr(params)} AS __c_status
 def canonical_columns(params: DataParams) -> list[str]:
     """Canonical output columns: the five required, then optional ones the source maps."""
     m = params.columns
-    optional = [c for c in ("quantity", "product_id", "category") if getattr(m, c)]
+    optional = [c for c in OPTIONAL_COLUMNS if getattr(m, c)]
     return ["customer_id", "order_id", "order_ts", "amount", "status", *optional]
 
 

@@ -26,5 +26,8 @@ OPTIONAL_COLUMNS: dict[str, str] = {
     "quantity": "float64",
     "product_id": "string",
     "category": "string",
+    # the sales rep / account owner on the order line: passed to the worklist, never a
+    # feature (features.owner reads it as of a cutoff)
+    "owner": "string",
 }
 CANONICAL_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)

@@ -21,6 +21,7 @@ from bundle.model import ChurnModel
 from config.report import ReportParams
 from features.catalog import BY_NAME
 from report import plots
+from report.alerts_section import alerts_section
 from scoring.contributions import tree_contributions
 from scoring.reasons import family_contributions, family_map
 
@@ -78,6 +79,7 @@ class ReportInputs:
     metrics: dict[str, Any]
     facts: dict[str, str] = field(default_factory=dict)  # data range, cutoffs, model
     reference_from_snapshot: list[str] = field(default_factory=list)
+    alerts_performance: dict[str, Any] | None = None  # alerts stage's file; None: no file
 
 
 def reliability_bins(y: Array, p: Array, bins: int) -> tuple[Array, Array, Array]:
@@ -211,4 +213,5 @@ def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
         root_cause_png=plots.stacked_shares(shares, codes, t["root_cause"], t["share"]),
         customers=top_customers(inputs.scores, params.top_customers, params.lang),
         reference_note=inputs.reference_from_snapshot,
+        alerts=alerts_section(inputs.alerts_performance, params.lang),
     )  # fmt: skip

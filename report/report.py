@@ -3,12 +3,13 @@
 ``python -m report.report --params params.yaml --model-dir models/churn
 --snapshots data/processed/snapshots.parquet --latest data/processed/latest.parquet
 --scores data/scores/latest.parquet --metrics reports/metrics.json
---report reports/churn_report.html``
+--alerts-performance reports/alerts_performance.json --report reports/churn_report.html``
 
 The held-out cutoff (the last labelled one in the snapshots) feeds the reliability
 plot; a seeded sample of the latest snapshot feeds the global drivers; the scores feed
-the root-cause distribution and the top customers. The page is then logged as an
-artifact (``reports/``) of the MLflow run that trained the bundle (its
+the root-cause distribution and the top customers; the alerts stage's measurement file
+feeds the alert-performance section (a clear line when nothing is measured yet). The
+page is then logged as an artifact (``reports/``) of the MLflow run that trained the bundle (its
 ``mlflow_run_id`` metadata), or of a new run in the ``registry.experiment`` when the
 bundle names none. MLflow failures are logged, not fatal: the report is the output.
 """
@@ -112,6 +113,8 @@ def load_inputs(args: argparse.Namespace, params: ReportParams, seed: int) -> Re
     sample = latest.sample(n=min(len(latest), params.sample_rows), random_state=seed)
     scores = read_scores(str(args.scores))
     metrics = json.loads(Path(args.metrics).read_text()) if args.metrics.exists() else {}
+    perf_path = Path(args.alerts_performance)
+    perf = json.loads(perf_path.read_text(encoding="utf-8")) if perf_path.exists() else None
     missing_ref = [
         n for n in model.feature_names
         if BY_NAME[n].reference == "population" and n not in model.reference
@@ -119,14 +122,16 @@ def load_inputs(args: argparse.Namespace, params: ReportParams, seed: int) -> Re
     return ReportInputs(
         model=model, test=test, sample=sample, scores=scores, metrics=metrics,
         facts=facts(model, labelled, scores, params.lang), reference_from_snapshot=missing_ref,
+        alerts_performance=perf,
     )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse args, build the report, write it, log it to MLflow."""
     args = stage_args(
-        argv, __doc__, "model-dir", "snapshots", "latest", "scores", "metrics", "report"
-    )
+        argv, __doc__, "model-dir", "snapshots", "latest", "scores", "metrics",
+        "alerts-performance", "report",
+    )  # fmt: skip
     setup_logging()
     root = load_params(args.params)
     params, registry, seed = root.report, root.registry, root.seed

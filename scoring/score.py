@@ -9,10 +9,12 @@ Customers are scored in batches of ``score.chunk_rows`` by
 population references resolved once on the whole snapshot so every batch cites the same
 medians. The CSV flattens reasons into ``reason_<i>_code/_impact/_en/_zh`` columns and
 the triggered rules into ``rule_codes`` (``;``-separated) and ``rules_en``/``rules_zh``
-(`` | ``-separated), UTF-8 with a byte-order mark (Excel needs it to read the Chinese
-columns), for CRM import. The model is the registry's champion when there is one (what
-the API serves), else ``--model-dir`` (:func:`scoring.model_choice.choose_model`); the
-stage says which. After ``churn promote``, ``dvc repro --force score`` rescores.
+(`` | ``-separated), and ``owner`` (the sales rep as of the snapshot, only when the
+export maps one: ``data.columns.owner``), UTF-8 with a byte-order mark (Excel needs it
+to read the Chinese columns), for CRM import. The model is the registry's champion
+when there is one (what the API serves), else ``--model-dir``
+(:func:`scoring.model_choice.choose_model`); the stage says which. After
+``churn promote``, ``dvc repro --force score`` rescores.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bundle.model import ChurnModel
 from config.root import load_params
 from config.scoring import RulesParams
 from config.stage import setup_logging, stage_args
+from features.owner import OWNER
 from scoring.config import ScoreConfig, score_config
 from scoring.model_choice import choose_model
 from scoring.reasons import resolve_reference
@@ -73,16 +76,33 @@ def _joined(column: pd.Series, field: str, sep: str) -> list[str]:
 
 def crm_frame(scores: pd.DataFrame, top_k: int) -> pd.DataFrame:
     """Flatten a scores frame into one flat row per customer for CRM import."""
-    out = scores.loc[:, list(CSV_BASE)].copy()
+    base = list(CSV_BASE)
+    if OWNER in scores.columns:  # the sales rep, when the export maps one
+        base.insert(1, OWNER)
+    out = scores.loc[:, base].copy()
     fields = {"code": "code", "impact": "impact", "en": "text_en", "zh": "text_zh"}
     for suffix, field in fields.items():
         for i, col in enumerate(_list_field(scores["reasons"], top_k, field), start=1):
             out[f"reason_{i}_{suffix}"] = col
-    ordered = list(CSV_BASE) + [f"reason_{i}_{s}" for i in range(1, top_k + 1) for s in fields]
+    ordered = base + [f"reason_{i}_{s}" for i in range(1, top_k + 1) for s in fields]
     out = out[ordered]
     out["rule_codes"] = _joined(scores["triggered_rules"], "code", ";")
     out["rules_en"] = _joined(scores["triggered_rules"], "text_en", " | ")
     out["rules_zh"] = _joined(scores["triggered_rules"], "text_zh", " | ")
+    return out
+
+
+def with_owner_column(scores: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Carry the snapshot's ``owner`` (features/owner.py) onto its scores, when it has one.
+
+    The owner routes alerts (``alerts.capacity_per_owner``); the model never sees it.
+    """
+    if OWNER not in rows.columns:
+        return scores
+    out = scores.copy()
+    # typed as text even when a batch has no owner at all, so every batch's schema matches
+    owners = pd.Series(rows[OWNER].astype(object).to_numpy(), index=out.index, dtype="string")
+    out.insert(1, OWNER, owners)
     return out
 
 
@@ -100,10 +120,10 @@ def score_snapshot(
     reference = resolve_reference(model.reference, latest, model.feature_names)
     step = config.score.chunk_rows
     return [
-        score_customers(
+        with_owner_column(score_customers(
             model, latest.iloc[start : start + step], config, rules,
             config.reasons.top_k if top_k is None else top_k, reference=reference,
-        )
+        ), latest.iloc[start : start + step])
         for start in range(0, max(len(latest), 1), step)  # empty -> one call, clear error
     ]  # fmt: skip
 

@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from alerts.measure import performance
+from alerts.fields import API_FIELDS, CODE_LIST_FIELDS
+from alerts.measure import performance, read_orders
 from alerts.store import AlertStore, Outcome, StoreError, open_store
 from alerts.tables import AlertRow, OutcomeRow
 from serving.service import ServiceError
@@ -103,17 +103,9 @@ class AlertService:
         key = (self.orders_path.stat().st_mtime if exists else -1.0, len(alerts), len(outcomes))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        columns = ["customer_id", "order_ts", "status"]
-        if exists:
-            orders = pd.read_parquet(self.orders_path, columns=columns)
-        else:
+        if not exists:
             logger.warning("no orders file at %s: nothing can be measured", self.orders_path)
-            orders = pd.DataFrame(
-                {
-                    c: pd.Series(dtype="datetime64[us]" if c == "order_ts" else object)
-                    for c in columns
-                }
-            )
+        orders = read_orders(self.orders_path)
         result = performance(alerts, outcomes, orders, self.resamples, self.level, self.seed)
         self._cache = (key, result)
         return result
@@ -129,33 +121,8 @@ def _iso(value: Any) -> Any:
 
 def alert_body(row: AlertRow) -> dict[str, Any]:
     """An alert as the API returns it (the control group is never listed)."""
-    keys = (
-        "alert_id",
-        "cycle",
-        "customer_id",
-        "owner",
-        "rank",
-        "is_new",
-        "status",
-        "churn_probability",
-        "risk_level",
-        "value_tier",
-        "revenue_at_risk",
-        "expected_value",
-        "reason_codes",
-        "reason_family",
-        "reasons_en",
-        "reasons_zh",
-        "rule_codes",
-        "rules_en",
-        "rules_zh",
-        "action_en",
-        "action_zh",
-        "model_version",
-        "due",
-    )
-    out = {k: _iso(getattr(row, k)) for k in keys}
-    for split in ("reason_codes", "rule_codes"):
+    out = {k: _iso(getattr(row, k)) for k in API_FIELDS}
+    for split in CODE_LIST_FIELDS:
         out[split] = [c for c in str(out[split]).split(";") if c]
     return out
 

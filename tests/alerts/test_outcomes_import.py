@@ -82,8 +82,9 @@ def test_stage_writes_files_and_is_stable_on_rerun(tmp_path: Path) -> None:
     scores_frame(300, owners=["ann", "bob", "cat"]).to_parquet(tmp_path / "scores.parquet")
     out = tmp_path / "out"
     argv = ["--params", str(tmp_path / "params.yaml"), "--scores", str(tmp_path / "scores.parquet"),
+            "--orders", str(tmp_path / "no_orders.parquet"),
             "--worklist", str(out / "w.parquet"), "--csv", str(out / "w.csv"),
-            "--json", str(out / "w.json")]  # fmt: skip
+            "--json", str(out / "w.json"), "--performance", str(out / "perf.json")]  # fmt: skip
     alerts_stage(argv)
     first = pd.read_parquet(out / "w.parquet")
     alerts_stage(argv)  # the same cycle again: the same alerts, nothing new stored

@@ -37,3 +37,15 @@ def test_make_run_writes_the_worklist_and_the_database(pipeline_run: Path) -> No
     store = open_store(f"sqlite:///{pipeline_run / 'data/alerts/alerts.db'}")
     assert len(store.alerts_frame()) == len(worklist)
     store.engine.dispose()
+    # the bundled export maps no owner: no owner column anywhere, per-owner capacity off
+    assert "owner" not in scores.columns and worklist["owner"].isna().all()
+
+
+def test_make_run_measures_the_alerts_for_the_report(pipeline_run: Path) -> None:
+    perf = json.loads((pipeline_run / "reports/alerts_performance.json").read_text())
+    worklist = pd.read_parquet(pipeline_run / "data/alerts/worklist.parquet")
+    # one cycle at the end of the data: nothing measurable yet, said so in the report
+    assert perf["measured_alerts"] == 0 and perf["pending_alerts"] == len(worklist)
+    assert perf["next_due"] == str(worklist["due"].min())
+    html = (pipeline_run / "reports/churn_report.html").read_text(encoding="utf-8")
+    assert "No outcomes measured yet" in html

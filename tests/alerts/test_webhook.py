@@ -71,6 +71,27 @@ def test_every_alert_delivered_exactly_once_in_every_format(tmp_path: Path, fmt:
         assert treated[0] in message["blocks"][0]["text"]["text"]
 
 
+def test_a_late_answer_after_processing_is_retried_with_the_same_key(tmp_path: Path) -> None:
+    """The receiver processed the first request but answered after the client's timeout:
+    the retry carries the same Idempotency-Key and a valid signature, so a receiver that
+    keeps processed keys (as this one does) processes every alert exactly once."""
+    store, treated = _store(tmp_path, n=6)
+    params = WebhookParams(timeout_seconds=0.2, max_attempts=3, backoff_seconds=0.0)
+    seen: set[str] = set()
+
+    def late_then_known(key: str, n: int) -> tuple[int, float, bool]:
+        first = key not in seen
+        seen.add(key)
+        return (200, 0.5, True) if first else (200, 0.0, False)  # known key: not again
+
+    with receiver(late_then_known, SECRET) as (url, got):
+        result = push_pending(store, url, params, sleep=lambda _: None, environ=ENV)
+    assert result.sent == len(treated) and result.failed == 0
+    assert got.requests == {key: 2 for key in treated}  # every alert retried once, same key
+    assert sorted(got.messages) == sorted(treated)
+    assert got.duplicates == 0 and got.bad_signatures == 0
+
+
 def test_a_receiver_down_for_a_whole_run_gets_the_alerts_next_run(tmp_path: Path) -> None:
     store, treated = _store(tmp_path, n=6)
     params = WebhookParams(timeout_seconds=0.5, max_attempts=3, backoff_seconds=0.05)

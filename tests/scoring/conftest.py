@@ -140,6 +140,7 @@ def report_args(root, report_name: str = "churn_report.html") -> list[str]:
         "--latest", str(root / "data" / "latest.parquet"),
         "--scores", str(root / "data" / "scores.parquet"),
         "--metrics", str(root / "reports" / "metrics.json"),
+        "--alerts-performance", str(root / "reports" / "alerts_performance.json"),
         "--report", str(root / "reports" / report_name),
     ]  # fmt: skip
 
