@@ -1,9 +1,10 @@
 """Figures of the analyst report, returned as base64 PNG so the HTML is self-contained.
 
 Every function takes already computed arrays and returns the PNG as a base64 string;
-nothing here reads files. Chinese labels need a CJK font: the Debian package
-``fonts-noto-cjk`` (or ``fonts-wqy-zenhei``) provides one and :func:`font_family` puts
-it first when present.
+nothing here reads files. Chinese labels need a CJK font: :func:`font_family` puts a
+system one first when present (Debian's ``fonts-noto-cjk`` or ``fonts-wqy-zenhei``), then
+the subset of Noto Sans CJK SC shipped in ``report/fonts`` (so a machine without CJK
+fonts draws Chinese too), then DejaVu Sans.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+SHIPPED_FONT = Path(__file__).resolve().parent / "fonts" / "ChurnSansSC-Regular.otf"
+SHIPPED_FAMILY = "Churn Sans SC"  # report/fonts/README.md
 
 
 def _register_cjk_fonts() -> None:
@@ -40,12 +43,18 @@ def _register_cjk_fonts() -> None:
 
 
 def font_family() -> list[str]:
-    """Installed CJK fonts first, then DejaVu Sans (matplotlib's default)."""
+    """Installed CJK fonts first, then the shipped subset, then DejaVu Sans.
+
+    matplotlib falls back glyph by glyph along this list, so a character missing from
+    one font is drawn from the next.
+    """
     installed = {f.name for f in font_manager.fontManager.ttflist}
     if not installed & set(CJK_FONTS):
         _register_cjk_fonts()
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-    return [f for f in CJK_FONTS if f in installed] + ["DejaVu Sans"]
+    if SHIPPED_FAMILY not in installed:
+        font_manager.fontManager.addfont(str(SHIPPED_FONT))
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return [f for f in CJK_FONTS if f in installed] + [SHIPPED_FAMILY, "DejaVu Sans"]
 
 
 @contextmanager
