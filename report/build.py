@@ -20,9 +20,10 @@ from numpy.typing import NDArray
 from bundle.model import ChurnModel
 from config.report import ReportParams
 from features.catalog import BY_NAME
+from features.wording import FAMILY_LABELS, FEATURE_LABELS, label
 from report import plots
 from scoring.contributions import tree_contributions
-from scoring.reasons import family_contributions, family_map
+from scoring.reasons import FamilyMap, family_contributions, family_map, shapley_impacts
 
 Array = NDArray[np.float64]
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,9 +35,11 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Churn early-warning report", "data": "Data and model",
         "metrics": "Model vs baselines (held-out cutoff)", "reliability": "Calibration",
-        "drivers": "What drives churn overall", "by_feature": "Mean |SHAP| by feature",
-        "by_family": "Mean |SHAP| by reason family", "beeswarm": "SHAP values per customer",
-        "shap_x": "contribution to churn log-odds", "dependence": "Dependence plots",
+        "drivers": "What drives churn overall", "by_feature": "Mean |impact| by feature",
+        "by_family": "Mean |impact| by reason family", "beeswarm": "Impact per customer",
+        "shap_x": "impact on churn probability (percentage points)",
+        "impact_abs": "mean |impact| (percentage points)", "dependence": "Dependence plots",
+        "colour": "feature value (percentile: low → high)",
         "root_cause": "Root causes among at-risk customers",
         "root_cause_note": "Share of medium/high-risk customers by their top reason code.",
         "overall": "overall", "share": "share of at-risk customers",
@@ -51,9 +54,11 @@ TEXT: dict[str, dict[str, str]] = {
     "zh-CN": {
         "title": "客户流失预警报告", "data": "数据与模型",
         "metrics": "模型与基线对比（留出截止日）", "reliability": "概率校准",
-        "drivers": "整体流失驱动因素", "by_feature": "各特征平均 |SHAP|",
-        "by_family": "各原因类别平均 |SHAP|", "beeswarm": "每位客户的 SHAP 值",
-        "shap_x": "对流失对数几率的贡献", "dependence": "依赖图",
+        "drivers": "整体流失驱动因素", "by_feature": "各特征平均 |影响|",
+        "by_family": "各原因类别平均 |影响|", "beeswarm": "每位客户的影响",
+        "shap_x": "对流失概率的影响（百分点）",
+        "impact_abs": "平均 |影响|（百分点）", "dependence": "依赖图",
+        "colour": "特征值（百分位：低 → 高）",
         "root_cause": "高风险客户的主要原因分布",
         "root_cause_note": "中/高风险客户按首要原因代码的占比。",
         "overall": "全部", "share": "占高风险客户比例",
@@ -163,27 +168,49 @@ def global_figures(inputs: ReportInputs, params: ReportParams, seed: int) -> dic
     x = model.matrix(inputs.sample)
     contrib = tree_contributions(model.booster, x, "auto", 5000)
     fmap = family_map(model.feature_names)
-    by_feature = np.abs(contrib[:, :-1]).mean(axis=0)
-    by_family = np.abs(family_contributions(contrib, fmap)).mean(axis=0)
+    points = probability_points(contrib, fmap, model)
+    by_feature = np.abs(points).mean(axis=0)
+    by_family = np.abs(points @ fmap.onehot).mean(axis=0)
     top = np.argsort(by_feature)[::-1][: params.top_features]
-    top_names = [names[j] for j in top]
+    lang = params.lang
+    top_names = [label(FEATURE_LABELS, names[j], lang) for j in top]
+    families = [FAMILY_LABELS[f][lang == "zh-CN"] for f in fmap.families]
     return {
-        "by_feature": plots.bar_chart(top_names, by_feature[top], t["by_feature"], "|SHAP|"),
-        "by_family": plots.bar_chart(
-            [f.value for f in fmap.families], by_family, t["by_family"], "|SHAP|"
-        ),
+        "by_feature": plots.bar_chart(top_names, by_feature[top], t["by_feature"], t["impact_abs"]),
+        "by_family": plots.bar_chart(families, by_family, t["by_family"], t["impact_abs"]),
         "beeswarm": plots.beeswarm(
-            contrib[:, top], x[:, top], top_names, t["beeswarm"], t["shap_x"], seed
+            points[:, top],
+            x[:, top],
+            top_names,
+            {"title": t["beeswarm"], "x": t["shap_x"], "colour": t["colour"]},
+            seed,
         ),
         "dependence": [
             {
-                "name": names[j],
+                "name": label(FEATURE_LABELS, names[j], lang),
                 "unit": BY_NAME[names[j]].unit,
-                "png": plots.dependence(x[:, j], contrib[:, j], names[j], "SHAP"),
+                "png": plots.dependence(
+                    x[:, j], points[:, j], label(FEATURE_LABELS, names[j], lang), t["shap_x"]
+                ),
             }
             for j in top[: params.n_dependence]
         ],
     }
+
+
+def probability_points(contrib: Array, fmap: FamilyMap, model: ChurnModel) -> Array:
+    """(n, p) feature impacts in percentage points of the calibrated probability.
+
+    Families get their exact Shapley impacts on the probability (as the API's reasons);
+    each family's impact is shared among its features in proportion to their log-odds
+    contributions, so a customer's row still sums to probability - base probability.
+    """
+    fam = family_contributions(contrib, fmap)
+    fam_points, _ = shapley_impacts(fam, contrib[:, -1], model.calibrator, 2000)
+    own = contrib[:, : len(fmap.member)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(fam[:, fmap.member] != 0, own / fam[:, fmap.member], 0.0)
+    return np.asarray(100.0 * fam_points[:, fmap.member] * share)
 
 
 def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:

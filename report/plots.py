@@ -116,21 +116,30 @@ def _ranks01(values: Array) -> Array:
 
 
 def beeswarm(
-    contrib: Array, values: Array, names: Sequence[str], title: str, xlabel: str, seed: int
+    contrib: Array, values: Array, names: Sequence[str], text: dict[str, str], seed: int
 ) -> str:
-    """SHAP beeswarm: one row per feature, dots = customers, colour = feature value."""
+    """Beeswarm: one row per feature, dots = customers, colour = feature value (colour bar).
+
+    ``text``: ``title``, ``x`` (axis label) and ``colour`` (colour-bar label).
+    """
     rng = np.random.default_rng(seed)
     with _style():
         fig, ax = _figure(8, 0.45 * len(names) + 1.5)
+        dots = None
         for row, j in enumerate(range(len(names))[::-1]):
             y = row + rng.uniform(-0.3, 0.3, contrib.shape[0])
             colour = _ranks01(values[:, j])
-            ax.scatter(contrib[:, j], y, c=np.nan_to_num(colour, nan=0.5), cmap="coolwarm",
-                       s=6, alpha=0.6, linewidths=0, vmin=0, vmax=1)  # fmt: skip
+            dots = ax.scatter(contrib[:, j], y, c=np.nan_to_num(colour, nan=0.5), cmap="coolwarm",
+                              s=6, alpha=0.6, linewidths=0, vmin=0, vmax=1)  # fmt: skip
         ax.set_yticks(range(len(names)), list(names)[::-1])
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
+        ax.set_title(text["title"])
+        ax.set_xlabel(text["x"])
+        if dots is not None:
+            bar = fig.colorbar(dots, ax=ax, pad=0.02, aspect=40, ticks=[0, 1])
+            bar.set_label(text["colour"])
+            if bar.solids is not None:
+                bar.solids.set_alpha(1)
         return to_base64(fig)
 
 

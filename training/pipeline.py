@@ -15,6 +15,7 @@ import pandas as pd
 
 from bundle.model import ChurnModel
 from bundle.rules import evaluate_rules
+from config.progress import steps
 from config.root import Params
 from config.training import SplitParams, TrainParams
 from features.catalog import FEATURE_NAMES
@@ -269,7 +270,8 @@ def select_grid(
     key = _METRIC_KEY[cfg.tuning.metric]
     sign = -1.0 if key == "log_loss" else 1.0
     candidates = grid_candidates(cfg.train, cfg.tuning.grid)
-    results = [score_candidate(snapshots, cfg, p, splits) for p in candidates]
+    label = f"tuning grid for {split.test.date()}"
+    results = [score_candidate(snapshots, cfg, p, splits) for p in steps(candidates, label)]
     scores = [sign * r["mean"][key] for r in results]
     if all(np.isnan(v) for v in scores):
         raise ValueError(f"tuning.grid: no entry could be fitted on the folds {results}")
