@@ -205,6 +205,6 @@ def summary(
     except (OSError, KeyError, ValueError) as exc:
         console.print(f"[red]no complete pipeline run to summarize ({exc}): run `make run`[/]")
         raise typer.Exit(1) from None
-    for line in result.lines:
-        console.print(line, highlight=False, markup=False)
-    console.print(f"[bold]Next:[/] {result.next_command}", highlight=False)
+    for line in result.lines:  # soft_wrap: one line each, however narrow the log
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"[bold]Next:[/] {result.next_command}", highlight=False, soft_wrap=True)

@@ -61,8 +61,12 @@ def _quality(metrics: dict[str, Any]) -> list[str]:
     n = int(metrics["model"]["n"])
     lines = [f"Held-out cutoff {metrics['test_cutoff']} ({n:,} customers):"]
     lines.append(_metric_row("LightGBM model", metrics["model"], means.get("model")))
-    for key, m in metrics["baselines"].items():
-        lines.append(_metric_row(BASELINE_NAMES.get(key, key), m, means.get(key)))
+    ordered = sorted(metrics["baselines"], key=lambda k: list(BASELINE_NAMES).index(k)
+                     if k in BASELINE_NAMES else len(BASELINE_NAMES))  # fmt: skip
+    for key in ordered:
+        lines.append(
+            _metric_row(BASELINE_NAMES.get(key, key), metrics["baselines"][key], means.get(key))
+        )
     return lines
 
 
