@@ -15,6 +15,7 @@ from matplotlib import font_manager
 
 from features.wording import FAMILY_LABELS, FEATURE_LABELS, RISK_LEVEL_LABELS, TIER_LABELS
 from report import plots
+from report.build import TEXT
 
 ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -56,6 +57,7 @@ def _zh_chart() -> list[str]:
     tables = (FEATURE_LABELS, TIER_LABELS, RISK_LEVEL_LABELS)
     labels = [zh for table in tables for _, zh in table.values()]
     labels += [zh for _, zh in FAMILY_LABELS.values()]
+    labels += [v for v in TEXT["zh-CN"].values() if CJK.search(v)]  # titles, axis labels
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         values = np.arange(len(labels), dtype=float)
