@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from bundle.model import ChurnModel
 from config.report import ReportParams
 from features.catalog import BY_NAME
-from features.wording import FAMILY_LABELS, FEATURE_LABELS, label
+from features.wording import FAMILY_LABELS, FEATURE_LABELS, TIER_LABELS, label
 from report import plots
 from scoring.contributions import tree_contributions
 from scoring.reasons import FamilyMap, family_contributions, family_map, shapley_impacts
@@ -43,6 +43,7 @@ TEXT: dict[str, dict[str, str]] = {
         "root_cause": "Root causes among at-risk customers",
         "root_cause_note": "Share of medium/high-risk customers by their top reason code.",
         "overall": "overall", "share": "share of at-risk customers",
+        "tier_axis": "customer value tier (revenue, not risk)",
         "top": "Top at-risk customers by revenue at risk", "customer": "customer",
         "probability": "churn probability", "risk": "risk", "tier": "value tier",
         "revenue": "revenue at risk", "reasons": "reasons", "perfect": "perfectly calibrated",
@@ -62,6 +63,7 @@ TEXT: dict[str, dict[str, str]] = {
         "root_cause": "高风险客户的主要原因分布",
         "root_cause_note": "中/高风险客户按首要原因代码的占比。",
         "overall": "全部", "share": "占高风险客户比例",
+        "tier_axis": "客户价值分层（按收入，非风险）",
         "top": "按风险收入排序的高风险客户", "customer": "客户",
         "probability": "流失概率", "risk": "风险", "tier": "价值等级",
         "revenue": "风险收入", "reasons": "原因", "perfect": "完美校准",
@@ -110,15 +112,23 @@ def metrics_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             for k, v in vals.items()
             if isinstance(v, int | float) and not isinstance(v, bool) and k not in columns
         ]
-    rows = [[name] + [_metric(vals.get(c)) for c in columns] for name, vals in rows_in.items()]
+    rows = [
+        [name] + [_metric(vals.get(c), count=c in COUNT_COLUMNS) for c in columns]
+        for name, vals in rows_in.items()
+    ]
     return columns, rows
 
 
-def _metric(value: Any) -> str:
+COUNT_COLUMNS = {"n"}  # JSON stores them as floats (3368.0); shown as 3,368
+
+
+def _metric(value: Any, count: bool = False) -> str:
     """Counts as integers, rates and scores with four decimals, absent as blank."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
+    if count or isinstance(value, int):
+        return f"{round(value):,}"
+    return f"{value:.4f}"
 
 
 def top_reason_codes(scores: pd.DataFrame) -> pd.Series:
@@ -139,6 +149,13 @@ def root_cause_shares(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
         if len(sel):
             out[tier] = sel.value_counts(normalize=True).to_dict()
     return {g: {str(k): float(v) for k, v in d.items()} for g, d in out.items()}
+
+
+def _group(group: str, lang: str) -> str:
+    """A root-cause group: ``overall`` or a value tier, read as a value tier."""
+    if group == "overall":
+        return TEXT[lang]["overall"]
+    return label(TIER_LABELS, group, lang)
 
 
 def _level(name: str, lang: str) -> str:
@@ -235,7 +252,11 @@ def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
         ),
         figures=global_figures(inputs, params, seed),
         shares=shares, share_codes=codes,
-        root_cause_png=plots.stacked_shares(shares, codes, t["root_cause"], t["share"]),
+        group_labels={g: _group(g, params.lang) for g in shares},
+        root_cause_png=plots.stacked_shares(
+            {_group(g, params.lang): v for g, v in shares.items()},
+            codes, t["root_cause"], t["share"], t["tier_axis"],
+        ),
         customers=top_customers(inputs.scores, params.top_customers, params.lang),
         reference_note=inputs.reference_from_snapshot,
     )  # fmt: skip

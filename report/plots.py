@@ -161,7 +161,11 @@ def dependence(value: Array, contrib: Array, name: str, ylabel: str) -> str:
 
 
 def stacked_shares(
-    shares: dict[str, dict[str, float]], codes: Sequence[str], title: str, ylabel: str
+    shares: dict[str, dict[str, float]],
+    codes: Sequence[str],
+    title: str,
+    ylabel: str,
+    xlabel: str,
 ) -> str:
     """Stacked bars: share of at-risk customers by top reason code, per group."""
     with _style():
@@ -175,6 +179,7 @@ def stacked_shares(
             bottom += heights
         ax.set_ylim(0, 1)
         ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel)
         ax.set_title(title)
         ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
         return to_base64(fig)

@@ -74,3 +74,16 @@ def test_impacts_are_probability_points_that_add_up(model, snapshot):
     assert np.abs(points).max() < 100
     # not log-odds: those do not add up to the probability change
     assert not np.allclose(contrib[:, :-1].sum(axis=1), points.sum(axis=1) / 100, atol=1e-3)
+
+
+def test_counts_read_as_integers_and_tiers_as_value_tiers(pipeline_dir):
+    from report.build import _group, metrics_table
+
+    columns, rows = metrics_table({"model": {"n": 3368.0, "roc_auc": 0.73824}})
+    assert columns == ["n", "roc_auc"] and rows == [["model", "3,368", "0.7382"]]
+    assert _group("high", "en") == "high value" and _group("low", "zh-CN") == "低价值"
+    if not (pipeline_dir / "reports" / "report_zh.html").exists():
+        test_report_in_chinese(pipeline_dir)  # writes it
+    html = (pipeline_dir / "reports" / "report_zh.html").read_text(encoding="utf-8")
+    assert "<th>高价值</th>" in html or "<th>中价值</th>" in html or "<th>低价值</th>" in html
+    assert '<div class="wide"><table>' in html  # the wide metrics table scrolls, never cut
