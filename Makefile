@@ -6,11 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+NOTEBOOK_PORT ?= 8888
 # DVC stages run `python -m ...`: make that the venv's interpreter.
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test lint typecheck pytest serve mlflow-ui bench lock clean
+.PHONY: install run test lint typecheck pytest serve mlflow-ui notebook bench lock clean
 
 install: $(STAMP)
 
@@ -22,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	$(BIN)/dvc repro
+	@$(BIN)/churn summary
 
 PY_SOURCES := config ingest features bundle training scoring report alerts serving cli tests benchmarks
 
@@ -42,6 +44,10 @@ serve: $(STAMP)
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port 5000
+
+# The analyst notebook in Jupyter (reads the outputs of `make run`).
+notebook: $(STAMP)
+	$(BIN)/jupyter notebook --ip=$(HOST) --port=$(NOTEBOOK_PORT) notebooks/analyst.ipynb
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all $(BENCH_ARGS)

@@ -6,6 +6,7 @@
     churn alerts -- --params params.yaml --scores ...   # the alert worklist stage
     churn outcomes import FILE.csv      # follow-up outcomes from a CRM spreadsheet
     churn score --export new.csv --out scores.csv   # score an export with the champion
+    churn summary                       # what `make run` produced and what to do next
 
 Stage commands pass their extra arguments straight to the stage module's ``main``, so
 the CLI and ``dvc.yaml`` run exactly the same code (the ``score`` stage is
@@ -190,3 +191,20 @@ def score(
         f"scored {result.rows:,} customers as of {result.as_of} with {result.model} -> {out}"
         f" ({result.quarantined:,} export rows quarantined)"
     )
+
+
+@app.command()
+def summary(
+    root: Annotated[Path, typer.Option(help="repository the pipeline ran in")] = Path("."),
+) -> None:
+    """What the last pipeline run produced, model vs baselines, the gate, the next command."""
+    from cli.summary import summarize
+
+    try:
+        result = summarize(root)
+    except (OSError, KeyError, ValueError) as exc:
+        console.print(f"[red]no complete pipeline run to summarize ({exc}): run `make run`[/]")
+        raise typer.Exit(1) from None
+    for line in result.lines:  # soft_wrap: one line each, however narrow the log
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"[bold]Next:[/] {result.next_command}", highlight=False, soft_wrap=True)

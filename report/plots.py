@@ -1,9 +1,10 @@
 """Figures of the analyst report, returned as base64 PNG so the HTML is self-contained.
 
 Every function takes already computed arrays and returns the PNG as a base64 string;
-nothing here reads files. Chinese labels need a CJK font: the Debian package
-``fonts-noto-cjk`` (or ``fonts-wqy-zenhei``) provides one and :func:`font_family` puts
-it first when present.
+nothing here reads files. Chinese labels need a CJK font: :func:`font_family` puts a
+system one first when present (Debian's ``fonts-noto-cjk`` or ``fonts-wqy-zenhei``), then
+the subset of Noto Sans CJK SC shipped in ``report/fonts`` (so a machine without CJK
+fonts draws Chinese too), then DejaVu Sans.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+SHIPPED_FONT = Path(__file__).resolve().parent / "fonts" / "ChurnSansSC-Regular.otf"
+SHIPPED_FAMILY = "Churn Sans SC"  # report/fonts/README.md
 
 
 def _register_cjk_fonts() -> None:
@@ -40,12 +43,18 @@ def _register_cjk_fonts() -> None:
 
 
 def font_family() -> list[str]:
-    """Installed CJK fonts first, then DejaVu Sans (matplotlib's default)."""
+    """Installed CJK fonts first, then the shipped subset, then DejaVu Sans.
+
+    matplotlib falls back glyph by glyph along this list, so a character missing from
+    one font is drawn from the next.
+    """
     installed = {f.name for f in font_manager.fontManager.ttflist}
     if not installed & set(CJK_FONTS):
         _register_cjk_fonts()
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-    return [f for f in CJK_FONTS if f in installed] + ["DejaVu Sans"]
+    if SHIPPED_FAMILY not in installed:
+        font_manager.fontManager.addfont(str(SHIPPED_FONT))
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return [f for f in CJK_FONTS if f in installed] + [SHIPPED_FAMILY, "DejaVu Sans"]
 
 
 @contextmanager
@@ -107,21 +116,30 @@ def _ranks01(values: Array) -> Array:
 
 
 def beeswarm(
-    contrib: Array, values: Array, names: Sequence[str], title: str, xlabel: str, seed: int
+    contrib: Array, values: Array, names: Sequence[str], text: dict[str, str], seed: int
 ) -> str:
-    """SHAP beeswarm: one row per feature, dots = customers, colour = feature value."""
+    """Beeswarm: one row per feature, dots = customers, colour = feature value (colour bar).
+
+    ``text``: ``title``, ``x`` (axis label) and ``colour`` (colour-bar label).
+    """
     rng = np.random.default_rng(seed)
     with _style():
         fig, ax = _figure(8, 0.45 * len(names) + 1.5)
+        dots = None
         for row, j in enumerate(range(len(names))[::-1]):
             y = row + rng.uniform(-0.3, 0.3, contrib.shape[0])
             colour = _ranks01(values[:, j])
-            ax.scatter(contrib[:, j], y, c=np.nan_to_num(colour, nan=0.5), cmap="coolwarm",
-                       s=6, alpha=0.6, linewidths=0, vmin=0, vmax=1)  # fmt: skip
+            dots = ax.scatter(contrib[:, j], y, c=np.nan_to_num(colour, nan=0.5), cmap="coolwarm",
+                              s=6, alpha=0.6, linewidths=0, vmin=0, vmax=1)  # fmt: skip
         ax.set_yticks(range(len(names)), list(names)[::-1])
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
+        ax.set_title(text["title"])
+        ax.set_xlabel(text["x"])
+        if dots is not None:
+            bar = fig.colorbar(dots, ax=ax, pad=0.02, aspect=40, ticks=[0, 1])
+            bar.set_label(text["colour"])
+            if bar.solids is not None:
+                bar.solids.set_alpha(1)
         return to_base64(fig)
 
 
@@ -143,7 +161,11 @@ def dependence(value: Array, contrib: Array, name: str, ylabel: str) -> str:
 
 
 def stacked_shares(
-    shares: dict[str, dict[str, float]], codes: Sequence[str], title: str, ylabel: str
+    shares: dict[str, dict[str, float]],
+    codes: Sequence[str],
+    title: str,
+    ylabel: str,
+    xlabel: str,
 ) -> str:
     """Stacked bars: share of at-risk customers by top reason code, per group."""
     with _style():
@@ -157,6 +179,7 @@ def stacked_shares(
             bottom += heights
         ax.set_ylim(0, 1)
         ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel)
         ax.set_title(title)
         ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
         return to_base64(fig)

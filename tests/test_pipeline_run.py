@@ -11,6 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from benchmarks.repo_copy import pipeline_env
+from bundle.model import ChurnModel
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,9 @@ def test_behavioural_checks_ran_on_the_candidate_and_are_in_mlflow(pipeline_run:
     assert any(name.startswith("directional:") for name in checks)
     uri = f"sqlite:///{pipeline_run / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    run = client.get_run(train["registry"]["mlflow_run_id"])
+    # the run id is the bundle's (a per-run identifier stays out of the tracked report)
+    bundle = ChurnModel.load(pipeline_run / "models" / "churn")
+    run = client.get_run(bundle.metadata["mlflow_run_id"])
     assert run.data.metrics["behaviour.checks"] == len(checks)
     assert run.data.metrics["behaviour.failed"] == sum(not c["passed"] for c in checks.values())
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
@@ -95,3 +98,31 @@ def test_churn_status_reports_a_params_bundle_mismatch(pipeline_run: Path, tmp_p
     assert (
         f"params mismatch: features.horizon_days is {horizon + 30} in params but {horizon}" in text
     )
+
+
+def test_tracked_reports_hold_no_per_run_identifiers_or_timings(pipeline_run: Path) -> None:
+    """A re-run that trains the same model leaves the git-tracked reports unchanged."""
+    bundle = ChurnModel.load(pipeline_run / "models" / "churn")
+    volatile = [bundle.metadata["mlflow_run_id"], bundle.metadata["trained_at"]]
+    assert all(volatile), volatile
+    for report in sorted((pipeline_run / "reports").glob("*.json")):
+        text = report.read_text()
+        assert not any(v in text for v in volatile), report.name
+        data = json.loads(text)
+        assert not _volatile_keys(data), report.name
+    train = json.loads((pipeline_run / "reports" / "train.json").read_text())
+    assert train["registry"]["alias"] == bundle.metadata["alias"]
+    assert train["registry"]["gate"] == bundle.metadata["gate"]
+
+
+def _volatile_keys(data: object) -> list[str]:
+    """Keys anywhere in ``data`` naming a timing, a timestamp or a per-run identifier."""
+    if isinstance(data, dict):
+        own = [
+            k for k in map(str, data)
+            if "seconds" in k or k.endswith(("_at", "run_id")) or k == "model_version"
+        ]  # fmt: skip
+        return own + [k for v in data.values() for k in _volatile_keys(v)]
+    if isinstance(data, list):
+        return [k for v in data for k in _volatile_keys(v)]
+    return []

@@ -15,6 +15,7 @@ import pandas as pd
 
 from bundle.model import ChurnModel
 from bundle.rules import evaluate_rules
+from config.progress import steps
 from config.root import Params
 from config.training import SplitParams, TrainParams
 from features.catalog import FEATURE_NAMES
@@ -321,7 +322,8 @@ def select_grid(
     sign = -1.0 if key == "log_loss" else 1.0
     entries = grid_entries(cfg.tuning.grid, cfg.tuning.cross)
     candidates = grid_candidates(cfg.train, entries)
-    results = [score_candidate(snapshots, cfg, p, splits) for p in candidates]
+    label = f"tuning grid for {split.test.date()}"
+    results = [score_candidate(snapshots, cfg, p, splits) for p in steps(candidates, label)]
     scores = [sign * r["mean"][key] for r in results]
     if all(np.isnan(v) for v in scores):
         raise ValueError(f"tuning.grid: no entry could be fitted on the folds {results}")

