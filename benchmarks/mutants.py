@@ -88,17 +88,24 @@ MUTANTS: tuple[Mutant, ...] = (
         FEATURE_TESTS,
     ),
     _m(
-        "events_join_le",
+        "orders_join_le",
         EXPR,
-        "j = events.join(cutoffs, events.ts < cutoffs.cutoff_s)",
-        "j = events.join(cutoffs, events.ts <= cutoffs.cutoff_s)",
+        'order_by="ts"))\n    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)',
+        'order_by="ts"))\n    j = ords.join(cutoffs, ords.ts <= cutoffs.cutoff_s)',
         FEATURE_TESTS,
     ),
     _m(
-        "order_time_latest_line",
+        "cancel_join_le",
         EXPR,
-        "aggregate(ts=kept.ts.min())",
-        "aggregate(ts=kept.ts.max())",
+        '"cancelled")\n    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)',
+        '"cancelled")\n    j = ords.join(cutoffs, ords.ts <= cutoffs.cutoff_s)',
+        FEATURE_TESTS,
+    ),
+    _m(
+        "spend_join_le",
+        EXPR,
+        "j = lines.join(cutoffs, lines.ts < cutoffs.cutoff_s)",
+        "j = lines.join(cutoffs, lines.ts <= cutoffs.cutoff_s)",
         FEATURE_TESTS,
     ),
     _m(
@@ -118,15 +125,15 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "orders_30d_plus_a_day",
         EXPR,
-        "orders_30d=j.count(where=order & _within(age, 30))",
-        "orders_30d=j.count(where=order & _within(age, 31))",
+        "orders_30d=j.count(where=_within(age, 30))",
+        "orders_30d=j.count(where=_within(age, 31))",
         FEATURE_TESTS,
     ),
     _m(
         "orders_prev90_plus_a_day",
         EXPR,
-        "orders_prev90=j.count(where=order & _between(age, 90, 180))",
-        "orders_prev90=j.count(where=order & _between(age, 90, 181))",
+        "orders_prev90=j.count(where=_between(age, 90, 180))",
+        "orders_prev90=j.count(where=_between(age, 90, 181))",
         FEATURE_TESTS,
     ),
     _m(
@@ -153,8 +160,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "cancel_365d_plus_a_day",
         EXPR,
-        "cancelled_orders_365d=j.count(where=cancel & _within(age, 365))",
-        "cancelled_orders_365d=j.count(where=cancel & _within(age, 366))",
+        "_within(j.cutoff_s - j.ts, 365)",
+        "_within(j.cutoff_s - j.ts, 366)",
         FEATURE_TESTS,
     ),
     _m(
