@@ -216,10 +216,11 @@ def _in_process(
     names: list[str],
 ) -> pd.DataFrame:
     """:func:`features.inprocess.features_for`, shaped as the batch engine's frame."""
-    whole = cutoff.floor("s")  # as engines.cutoff_frame: whole seconds
-    ids, values = features_for(frame, whole.value // 1_000_000_000, params, names)
+    # as engines.cutoff_frame: whole seconds, in microseconds (far dates overflow ns)
+    stamp = np.datetime64(cutoff.asm8, "us").astype("datetime64[s]").astype("datetime64[us]")
+    seconds = int(stamp.astype("datetime64[s]").astype(np.int64))
+    ids, values = features_for(frame, seconds, params, names)
     schema = output_schema(present, labelled=False)
-    stamp = np.datetime64(whole.value // 1000, "us")
     columns = {"customer_id": ids, "cutoff": np.repeat(stamp, len(ids)), **values}
     arrays = [pa.array(columns[f.name], type=f.type, from_pandas=True) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema).to_pandas()
