@@ -17,14 +17,17 @@ DuckDB, then times, each in a fresh subprocess so peak RSS is per phase:
   (``data_end - horizon``), fetched to pandas, with the DuckDB memory limit and spill
   directory from ``features.duckdb`` (overridable here);
 * ``online``: ``build_online`` for one customer with ``--online-orders`` orders, p50/p95.
+
+Each batch phase runs ``--repeats`` times (>= 3); the median is reported with min and
+max, and the features/floor ratios (wall and CPU) are ratios of medians measured in the
+same invocation. ``--report FILE`` writes the summary JSON (``ratio_to_floor``,
+``cpu_ratio_to_floor``, ``online_p50_ms``, ``rss_peak_mb``, ...).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +41,15 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.stats import (
+    Spread,
+    cpu_seconds,
+    machine,
+    peak_rss_mb,
+    percentile,
+    repeats_arg,
+    write_report,
+)
 from config.base import load_section, read_params
 from config.features import FeatureParams
 from features.engines import DuckDBEngine, connect_duckdb
@@ -82,27 +94,18 @@ def generate(path: Path, rows: int, customers: int, seed: int) -> None:
         con.close()
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU of this process (all DuckDB threads).
-
-    On a shared machine wall time depends on other load; CPU time measures the work.
-    """
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _timed(fn: Any, repeats: int) -> tuple[Any, list[float], list[float]]:
-    """Run ``fn`` ``repeats`` times; its last result, wall and CPU seconds per run."""
+    """Run ``fn`` ``repeats`` times; its last result, wall and CPU seconds per run.
+
+    CPU time (all DuckDB threads) measures the work even when other load shares the
+    machine; wall time does not.
+    """
     walls, cpus, result = [], [], None
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), _cpu_seconds()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         result = fn()
         walls.append(time.perf_counter() - wall)
-        cpus.append(_cpu_seconds() - cpu)
+        cpus.append(cpu_seconds() - cpu)
     return result, walls, cpus
 
 
@@ -114,7 +117,7 @@ def phase_floor(path: Path, params: FeatureParams, repeats: int) -> dict[str, An
         f"FROM read_parquet('{path}') GROUP BY 1"
     )
     frame, walls, cpus = _timed(lambda: con.sql(sql).to_arrow_table().to_pandas(), repeats)
-    return {"seconds": min(walls), "cpu_seconds": min(cpus), "rows_out": len(frame)}
+    return {"walls": walls, "cpus": cpus, "rows_out": len(frame)}
 
 
 def phase_features(path: Path, params: FeatureParams, repeats: int) -> dict[str, Any]:
@@ -126,8 +129,8 @@ def phase_features(path: Path, params: FeatureParams, repeats: int) -> dict[str,
     finally:
         engine.close()
     return {
-        "seconds": min(walls),
-        "cpu_seconds": min(cpus),
+        "walls": walls,
+        "cpus": cpus,
         "rows_out": len(frame),
         "n_features": frame.shape[1] - 3,
         "cutoff": cutoff.isoformat(),
@@ -136,7 +139,7 @@ def phase_features(path: Path, params: FeatureParams, repeats: int) -> dict[str,
 
 def phase_online(params: FeatureParams, n_orders: int, repeats: int, seed: int) -> dict[str, Any]:
     """p50/p95 of build_online for one customer with ``n_orders`` orders (records)."""
-    from features.online import build_online
+    from features.online import _session, build_online, canonical_orders
 
     rng = np.random.default_rng(seed)
     hours = np.sort(rng.integers(0, 3 * 365 * 24, n_orders))
@@ -153,13 +156,23 @@ def phase_online(params: FeatureParams, n_orders: int, repeats: int, seed: int) 
         for i, h in enumerate(hours)
     ]
     as_of = pd.Timestamp("2024-01-01")
-    build_online(records, as_of, params)  # compile and cache the SQL once
+    build_online(records, as_of, params)  # warm up
     _, walls, cpus = _timed(lambda: build_online(records, as_of, params), repeats)
-    ms = sorted(t * 1000 for t in walls)
+    ms = [t * 1000 for t in walls]
+    # the pre-issue-15 path, in the same run: the compiled batch SQL on DuckDB per call
+    duck = lambda: _session(params, frozenset(records[0])).run(  # noqa: E731
+        canonical_orders(records), as_of
+    )
+    duck()  # compile and prepare once
+    _, duck_walls, _ = _timed(duck, max(repeats // 3, 3))
     return {
-        "p50_ms": statistics.median(ms),
-        "p95_ms": ms[int(0.95 * (len(ms) - 1))],
-        "cpu_p50_ms": statistics.median(cpus) * 1000,
+        "duckdb_p50_ms": percentile([t * 1000 for t in duck_walls], 0.5),
+        "p50_ms": percentile(ms, 0.5),
+        "p95_ms": percentile(ms, 0.95),
+        "min_ms": min(ms),
+        "max_ms": max(ms),
+        "cpu_p50_ms": percentile([c * 1000 for c in cpus], 0.5),
+        "calls": len(ms),
     }
 
 
@@ -187,7 +200,7 @@ def run_phase(args: argparse.Namespace) -> None:
         result = phase_features(args.data, params, args.repeats)
     else:
         result = phase_online(params, args.online_orders, args.online_repeats, args.seed)
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     sys.stdout.write(json.dumps(result) + "\n")
 
 
@@ -205,40 +218,46 @@ def _child(args: argparse.Namespace, phase: str, data: Path) -> dict[str, Any]:
 
 
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Print a side-by-side table and return the summary."""
+    """Print medians (min/max) side by side with the floor; return the summary."""
     floor, feats = results["floor"], results["features"]
-    summary = {
+    wall = {k: Spread.of(results[k]["walls"]) for k in ("floor", "features")}
+    cpu = {k: Spread.of(results[k]["cpus"]) for k in ("floor", "features")}
+    summary: dict[str, Any] = {
         "rows": args.rows,
         "customers": args.customers,
-        "floor_seconds": floor["seconds"],
-        "features_seconds": feats["seconds"],
-        "ratio_to_floor": feats["seconds"] / floor["seconds"],
-        "floor_cpu_seconds": floor["cpu_seconds"],
-        "features_cpu_seconds": feats["cpu_seconds"],
-        "cpu_ratio_to_floor": feats["cpu_seconds"] / floor["cpu_seconds"],
-        "floor_peak_rss_mb": floor["peak_rss_mb"],
-        "features_peak_rss_mb": feats["peak_rss_mb"],
+        **wall["floor"].as_dict("floor_seconds"),
+        **wall["features"].as_dict("features_seconds"),
+        **cpu["floor"].as_dict("floor_cpu_seconds"),
+        **cpu["features"].as_dict("features_cpu_seconds"),
+        "ratio_to_floor": wall["features"].median / wall["floor"].median,
+        "cpu_ratio_to_floor": cpu["features"].median / cpu["floor"].median,
+        "floor_rss_peak_mb": floor["peak_rss_mb"],
+        "rss_peak_mb": feats["peak_rss_mb"],
         "features_rows_out": feats["rows_out"],
         "n_features": feats["n_features"],
-        **{f"online_{k}": v for k, v in results.get("online", {}).items()},
+        **{f"online_{k}": v for k, v in results.get("online", {}).items() if k != "peak_rss_mb"},
     }
     table = Table(title=f"features: {args.rows:,} lines, {args.customers:,} customers")
-    for col in ("phase", "wall s (best)", "CPU s (best)", "peak RSS MB", "rows out"):
+    for col in ("phase", "wall s: median (min-max)", "CPU s: median (min-max)", "peak RSS MB",
+                "rows out"):  # fmt: skip
         table.add_column(col)
     for name, res in (("floor", floor), ("features", feats)):
-        table.add_row(name, f"{res['seconds']:.2f}", f"{res['cpu_seconds']:.2f}",
+        w, c = wall[name], cpu[name]
+        table.add_row(name, f"{w.median:.2f} ({w.min:.2f}-{w.max:.2f})",
+                      f"{c.median:.2f} ({c.min:.2f}-{c.max:.2f})",
                       f"{res['peak_rss_mb']:.0f}", f"{res['rows_out']:,}")  # fmt: skip
     console.print(table)
     console.print(
-        f"features / floor: wall {summary['ratio_to_floor']:.2f}x, "
-        f"CPU {summary['cpu_ratio_to_floor']:.2f}x"
+        f"features / floor (medians, {args.repeats} runs each): "
+        f"wall {summary['ratio_to_floor']:.2f}x, CPU {summary['cpu_ratio_to_floor']:.2f}x"
     )
     if "online" in results:
         on = results["online"]
         console.print(
-            f"build_online, 1 customer x {args.online_orders} orders: "
-            f"p50 {on['p50_ms']:.2f} ms, p95 {on['p95_ms']:.2f} ms "
-            f"(CPU p50 {on['cpu_p50_ms']:.2f} ms)"
+            f"build_online, 1 customer x {args.online_orders} orders, {on['calls']} calls: "
+            f"p50 {on['p50_ms']:.2f} ms, p95 {on['p95_ms']:.2f} ms, "
+            f"min {on['min_ms']:.2f}, max {on['max_ms']:.2f} (CPU p50 {on['cpu_p50_ms']:.2f} ms); "
+            f"same rows through the batch SQL on DuckDB: p50 {on['duckdb_p50_ms']:.2f} ms"
         )
     return summary
 
@@ -252,11 +271,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the data here")
     parser.add_argument("--memory-limit", default=None, help="override features.duckdb")
     parser.add_argument("--temp-directory", default=None, help="override features.duckdb")
-    parser.add_argument("--repeats", type=int, default=2)
+    repeats_arg(parser)
     parser.add_argument("--online-orders", type=int, default=200)
     parser.add_argument("--online-repeats", type=int, default=300)
     parser.add_argument("--skip-online", action="store_true")
-    parser.add_argument("--report", type=Path, default=None, help="write the summary JSON")
     parser.add_argument("--seed", type=int, default=None, help="default: params seed")
     parser.add_argument("--phase", choices=["floor", "features", "online"], default=None)
     parser.add_argument("--data", type=Path, default=None)
@@ -272,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.phase:
         run_phase(args)
         return
+    before = machine()
     with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -284,9 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_online:
             results["online"] = _child(args, "online", data)
     summary = report(args, results)
-    if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_report(args.report, "bench_features", before, summary)
 
 
 if __name__ == "__main__":

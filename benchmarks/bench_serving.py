@@ -1,7 +1,7 @@
 """Benchmark: the churn API over loopback against a FastAPI hello world, same run.
 
 ``python -m benchmarks.bench_serving [--customers 100000] [--duration 10]
-[--connections 32] [--workers 2] [--rounds 2]``
+[--connections 32] [--workers 2] [--rounds 3] [--report FILE]``
 
 Builds, in a temporary directory, a snapshot of ``--customers`` synthetic customers
 (:func:`benchmarks.synthetic_features.synthetic_features`) and two model bundles (seeds
@@ -16,6 +16,11 @@ on free loopback ports with uvicorn and ``--workers`` workers:
 3. reload under load: ``wrk`` on the GET route while ``POST /v1/admin/reload`` swaps in
    the second model (both workers reload through the shared signal file); counts
    non-2xx responses and socket errors, and checks both workers serve the new version.
+
+Figures are medians over the rounds (>= 3) with min and max; the floor of the GET route
+is the hello world measured in the same rounds (``ratio_to_floor`` = churn req/s over
+hello req/s, medians). ``--report FILE`` writes the summary JSON (``ratio_to_floor``,
+``score_p50_ms``, ``batch_p50_ms``, ``get_p50_ms``, ...).
 
 Needs ``wrk`` on PATH (``apt-get install -y wrk``). Loopback only; bounded duration.
 """
@@ -44,6 +49,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.stats import MIN_RUNS, Spread, machine, percentile, write_report
 from benchmarks.synthetic_features import feature_params, synthetic_features
 from bundle.calibration import fit_sigmoid
 from bundle.model import ChurnModel
@@ -154,8 +160,8 @@ def server(app: str, port: int, workers: int, env: dict[str, str], log: Path) ->
 
 
 def p50_p99(times: list[float]) -> tuple[float, float]:
-    ordered = sorted(times)
-    return statistics.median(ordered) * 1e3, ordered[int(0.99 * (len(ordered) - 1))] * 1e3
+    ms = [t * 1e3 for t in times]
+    return percentile(ms, 0.5), percentile(ms, 0.99)
 
 
 def time_posts(url: str, body: dict[str, Any], n: int) -> tuple[float, float]:
@@ -242,15 +248,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=2, help="alternating hello/churn rounds")
+    p.add_argument("--rounds", type=int, default=MIN_RUNS, help="alternating hello/churn rounds")
     p.add_argument("--posts", type=int, default=50, help="timed batch and score requests")
     p.add_argument("--reload-limit", type=float, default=240.0)
-    return p.parse_args(argv)
+    p.add_argument("--report", type=Path, default=None, help="write the summary as JSON")
+    args = p.parse_args(argv)
+    if args.rounds < MIN_RUNS:
+        p.error(f"--rounds must be >= {MIN_RUNS} (medians of rounds)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
     """Build the artefacts, start both servers, measure, print one table."""
     args = parse_args(argv)
+    before = machine()
     n = args.customers
     with tempfile.TemporaryDirectory(prefix="bench_serving_") as tmpdir:
         tmp = Path(tmpdir)
@@ -294,13 +305,33 @@ def main(argv: list[str] | None = None) -> None:
     rows.append((f"POST batch ({len(ids)} ids)", "", f"{batch[0]:.1f}", f"{batch[1]:.1f}", "", ""))
     rows.append(("POST score (200 orders)", "", f"{score[0]:.1f}", f"{score[1]:.1f}", "", ""))
     report(rows)
-    ratio = statistics.median(r.rps for r in runs["churn"]) / statistics.median(
-        r.rps for r in runs["hello"]
-    )
+    churn_rps = Spread.of([r.rps for r in runs["churn"]])
+    hello_rps = Spread.of([r.rps for r in runs["hello"]])
+    ratio = churn_rps.median / hello_rps.median
+    console.print(f"hello world req/s: {hello_rps.text('req/s', 0)}")
+    console.print(f"GET churn req/s: {churn_rps.text('req/s', 0)}")
     console.print(
         f"GET churn / hello world req/s (medians): {ratio:.0%}; {n:,} customers, "
         f"{args.workers} workers, {args.connections} connections"
     )
+    summary = {
+        "customers": n,
+        "workers": args.workers,
+        "connections": args.connections,
+        **churn_rps.as_dict("get_rps"),
+        **hello_rps.as_dict("hello_rps"),
+        "ratio_to_floor": ratio,
+        "get_p50_ms": statistics.median(r.p50_ms for r in runs["churn"]),
+        "batch_p50_ms": batch[0],
+        "batch_p99_ms": batch[1],
+        "score_p50_ms": score[0],
+        "score_p99_ms": score[1],
+        "posts": args.posts,
+        "reload_non_2xx": reload.non_2xx,
+        "reload_socket_errors": reload.socket_errors,
+        "reload_converged_seconds": converged,
+    }
+    write_report(args.report, "bench_serving", before, summary)
 
 
 if __name__ == "__main__":

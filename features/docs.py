@@ -59,12 +59,19 @@ Generated from `features/catalog.py` (catalog version {version}) by
   `tests/features/test_spark_parity.py` checks they agree.
 - Online: `features.build_online(orders, as_of, params, *, columns=None)` takes one or
   a few customers' canonical order lines (records or a DataFrame) and returns the
-  columns of `latest.parquet` computed by the same compiled query; pass
+  columns of `latest.parquet`. It evaluates the same definitions in-process with numpy
+  (`features/inprocess.py`: the same integer money, whole-second windows and null
+  rules), with no database round-trip; `tests/features/test_online.py` (bundled data)
+  and a hypothesis test over random order histories
+  (`tests/features/test_online_property.py`) check it equals the batch engine to the
+  bit. A catalog feature not yet computed in-process is served by the batch query
+  compiled to DuckDB instead (slower, same values), and
+  `test_every_catalog_feature_is_in_process` fails until it is added there. Pass
   `columns=` the canonical columns of the batch data so the feature set matches.
   Unlike the batch population, the lookback is not applied (a lapsed customer still
   gets a row); a customer with no completed order before `as_of` gets none.
 - Benchmark: `python -m benchmarks.bench_features` (10M lines, 1M customers; smaller
-  with `--rows/--customers`).
+  with `--rows/--customers`); figures and commands in `benchmarks/README.md`.
 """
 
 

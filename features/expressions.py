@@ -2,8 +2,10 @@
 
 Everything is expressed over two tables: ``orders`` (the canonical order lines) and
 ``cutoffs`` (one row per cutoff ``T``). The compiled query therefore does not depend
-on the cutoff values: batch (many cutoffs), the latest snapshot and the online path
-(one customer, one ``as_of``) run the very same expression.
+on the cutoff values: batch (many cutoffs) and the latest snapshot run the very same
+expression. The online path evaluates the same definitions in-process
+(:mod:`features.inprocess`, tested equal to this expression to the bit); a feature
+added here must be added there too (``tests/features/test_online_property.py``).
 
 Time discipline: a line feeds the features at ``T`` only when ``order_ts < T``
 (the join predicate), so a row at or after ``T`` can change nothing but the label.

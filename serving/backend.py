@@ -11,7 +11,7 @@ This module is the one place serving touches the rest of the project:
   to the most reasons the API serves — reasons are ranked, so the first ``top_k`` equal
   the batch file's;
 - online answers: :func:`ingest.ingest.validate_records` (ingest's row checks) ->
-  :func:`features.online.build_online` (the batch feature SQL) ->
+  :func:`features.online.build_online` (the batch feature definitions, in-process) ->
   :func:`scoring.results.score_customers` with the snapshot's references.
 """
 
