@@ -42,6 +42,8 @@ COMPUTED: frozenset[str] = frozenset(
         "gap_mean_days",
         "gap_std_days",
         "overdue_ratio",
+        "overdue_days",
+        "gap_cv",
         "products_90d",
         "products_365d",
         "categories_90d",
@@ -317,6 +319,12 @@ def _derive(t: dict[str, NDArray], params: FeatureParams) -> dict[str, NDArray]:
             gap_n >= 2, _gap_std_days(gap_n, t["gap_sum"], t["gap_sq"]), np.nan
         ),
         "overdue_ratio": last_days / usual_gap,
+        "overdue_days": np.where(gap_n >= 1, last_days - gap_mean, np.nan),
+        "gap_cv": np.where(
+            (gap_n >= 2) & (t["gap_sum"] > 0),
+            _gap_std_days(gap_n, t["gap_sum"], t["gap_sq"]) / gap_mean,
+            np.nan,
+        ),
         "return_rate_365d": _ratio(t["undone_365d"], t["spend_365d"]),
         "cancel_rate_365d": _ratio(cancelled, t["orders_365d"] + cancelled),
         "return_rate_trend_90d": _ratio(t["undone_90d"], t["spend_90d"])

@@ -37,7 +37,8 @@ T = pd.Timestamp("2024-06-01 12:00:00")
 DAY = 86400
 # window edges in seconds before T (each feature window, and one second either side)
 EDGES = [d * DAY + k for d in (30, 90, 180, 365) for k in (-1, 0, 1)]
-ALL_COLUMNS = frozenset(OPTIONAL_COLUMNS)
+# every optional column a feature reads (``owner`` routes alerts, it is no feature input)
+ALL_COLUMNS = frozenset(OPTIONAL_COLUMNS) - {"owner"}
 
 
 def seconds_before() -> st.SearchStrategy[int]:
@@ -77,7 +78,9 @@ def _frame(lines: list[dict[str, object]], columns: frozenset[str]) -> pd.DataFr
         + pd.to_timedelta(frame.pop("micros"), unit="us")
     ).astype("datetime64[us]")
     keep = [
-        c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns or c in REQUIRED_COLUMNS
+        c
+        for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+        if c in REQUIRED_COLUMNS or (c in columns and c in ALL_COLUMNS)
     ]
     return frame[keep]
 
