@@ -217,7 +217,7 @@ def _in_process(
 ) -> pd.DataFrame:
     """:func:`features.inprocess.features_for`, shaped as the batch engine's frame."""
     # as engines.cutoff_frame: whole seconds, in microseconds (far dates overflow ns)
-    stamp = np.datetime64(cutoff.asm8, "us").astype("datetime64[s]").astype("datetime64[us]")
+    stamp = cutoff.asm8.astype("datetime64[us]").astype("datetime64[s]").astype("datetime64[us]")
     seconds = int(stamp.astype("datetime64[s]").astype(np.int64))
     ids, values = features_for(frame, seconds, params, names)
     schema = output_schema(present, labelled=False)
