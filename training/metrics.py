@@ -156,3 +156,29 @@ def bootstrap_auc_difference(
         "auc_diff_ci_low": float(lo),
         "auc_diff_ci_high": float(hi),
     }
+
+
+def bootstrap_ece(
+    y: NDArray[Any], prob: NDArray[Any], bins: int, n_boot: int, seed: int, level: float = 0.95
+) -> dict[str, float]:
+    """Percentile interval of the ECE over ``n_boot`` resamples of the customers.
+
+    Per-bin sums are taken with ``bincount`` on each resample, the same equal-width bins
+    and row-share weights as :func:`expected_calibration_error`.
+    """
+    y_arr, p = _check(y, prob)
+    idx = np.clip((p * bins).astype(int), 0, bins - 1)
+    rng = np.random.default_rng(seed)
+    values = np.empty(n_boot)
+    n = y_arr.size
+    for i in range(n_boot):
+        rows = rng.integers(0, n, n)
+        b = idx[rows]
+        count = np.bincount(b, minlength=bins)
+        gap = np.bincount(b, weights=p[rows], minlength=bins) - np.bincount(
+            b, weights=y_arr[rows].astype(float), minlength=bins
+        )
+        values[i] = float(np.abs(gap).sum() / n) if count.sum() else np.nan
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.nanpercentile(values, [tail, 100 - tail])
+    return {"ece_ci_low": float(lo), "ece_ci_high": float(hi)}

@@ -23,7 +23,12 @@ from training.baselines import Baselines, fit_baselines
 from training.blend import fit_blend
 from training.calibrate import choose_calibrator
 from training.calibration_data import calibration_data
-from training.metrics import bootstrap_auc_difference, flag_metrics, probability_metrics
+from training.metrics import (
+    bootstrap_auc_difference,
+    bootstrap_ece,
+    flag_metrics,
+    probability_metrics,
+)
 from training.model import fit_booster, tune
 from training.split import (
     ALL_LABELLED,
@@ -192,6 +197,10 @@ def evaluate_frame(
         else {}
     )
     m = metrics["model"]
+    if with_ci:  # the model's ECE with its bootstrap interval (one test cutoff is noisy)
+        m.update(
+            bootstrap_ece(y, scores["model"], ev.ece_bins, ev.bootstrap, cfg.seed, ev.ci_level)
+        )
     bar = {
         "beats_all_roc_auc": all(m["roc_auc"] > metrics[n]["roc_auc"] for n in base_names),
         "beats_all_pr_auc": all(m["pr_auc"] > metrics[n]["pr_auc"] for n in base_names),

@@ -9,6 +9,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from training.metrics import (
     average_precision_fast,
     bootstrap_auc_difference,
+    bootstrap_ece,
     expected_calibration_error,
     flag_metrics,
     probability_metrics,
@@ -73,3 +74,18 @@ def test_fast_average_precision_equals_sklearn_with_ties() -> None:
         assert average_precision_fast(y, score) == pytest.approx(
             average_precision_score(y, score), abs=1e-12
         )
+
+
+def test_ece_interval_brackets_the_ece_and_narrows_with_more_customers() -> None:
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (500, 20_000):
+        p = rng.random(n)
+        y = (rng.random(n) < 0.8 * p).astype(int)  # over-confident by construction
+        ci = bootstrap_ece(y, p, 10, 300, 1)
+        ece = expected_calibration_error(y, p, 10)
+        assert ci["ece_ci_low"] <= ece <= ci["ece_ci_high"]
+        widths.append(ci["ece_ci_high"] - ci["ece_ci_low"])
+    assert widths[1] < widths[0] / 3
+    perfect = (rng.random(20_000) < (p := rng.random(20_000))).astype(int)
+    assert bootstrap_ece(perfect, p, 10, 200, 2)["ece_ci_high"] < 0.03
