@@ -196,6 +196,14 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     )
 
 
+def ece_interval(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    """Bootstrap 95 % interval of the ECE (customers resampled)."""
+    rng = np.random.default_rng(seed)
+    values = [ece(y[i], p[i]) for i in (rng.integers(0, y.size, y.size) for _ in range(n_boot))]
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def paired_ci(
     y: np.ndarray, a: np.ndarray, b: np.ndarray, fn: Any, n_boot: int, seed: int
 ) -> tuple[float, float, float]:
@@ -247,7 +255,9 @@ def evaluate(ds: Dataset, n_boot: int, console: Console) -> dict[str, Any]:
             "ece": ece(y, pv),
             "missing": float(p.reindex(ids).isna().mean()),
         }
-        if name != "served model":
+        if name == "served model":
+            row["ece_lo"], row["ece_hi"] = ece_interval(y, pv, n_boot, seed)
+        else:
             sp = served.to_numpy(dtype=float)
             row["d_auc"], row["d_auc_lo"], row["d_auc_hi"] = paired_ci(
                 y, sp, pv, roc_auc_score, n_boot, seed
@@ -287,7 +297,10 @@ def table(result: dict[str, Any]) -> Table:
             f"{r[k]:+.4f} [{r[k + '_lo']:+.4f}, {r[k + '_hi']:+.4f}]" if k in r else ""
             for k in ("d_auc", "d_ap")
         ]
-        t.add_row(name, *(f"{r[k]:.4f}" for k in ("roc_auc", "pr_auc", "brier", "ece")), *ci)
+        cells = [f"{r[k]:.4f}" for k in ("roc_auc", "pr_auc", "brier", "ece")]
+        if "ece_lo" in r:
+            cells[3] += f" [{r['ece_lo']:.3f}, {r['ece_hi']:.3f}]"
+        t.add_row(name, *cells, *ci)
     return t
 
 
