@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-CATALOG_VERSION = "1.1.0"
+CATALOG_VERSION = "1.2.0"
 
 
 class Family(StrEnum):
@@ -35,6 +35,12 @@ class Family(StrEnum):
     RETURNS = "RETURNS"
     TENURE = "TENURE"
     VALUE = "VALUE"
+    # Signals beyond orders (features/catalog_signals.py, issue 14)
+    COMPLAINTS = "COMPLAINTS"
+    SERVICE = "SERVICE"
+    CONTRACT = "CONTRACT"
+    PAYMENT = "PAYMENT"
+    USAGE = "USAGE"
 
 
 @dataclass(frozen=True)
@@ -365,6 +371,14 @@ CATALOG: tuple[Feature, ...] = (
     ),
 )
 
+# --- Signals beyond orders (issue 14): features of the optional signal tables ----------
+# Imported here, after Feature and Family exist, so the catalog stays one tuple.
+from features.catalog_signals import SIGNAL_CATALOG  # noqa: E402
+
+#: The order features alone (what a company without signal tables gets at most).
+ORDER_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOG)
+CATALOG = CATALOG + SIGNAL_CATALOG
+
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOG)
 BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOG}
 
@@ -373,7 +387,8 @@ def active_features(available_columns: set[str] | frozenset[str]) -> list[Featur
     """Catalog features computable from a source with ``available_columns``.
 
     Optional canonical columns (``category``, ``product_id``) may be absent from a
-    company's export; features that need them are left out rather than zero-filled.
+    company's export, and signal tables (marker ``signal:<table>``) may not be mapped;
+    features that need them are left out rather than zero-filled.
     """
     return [f for f in CATALOG if set(f.requires) <= set(available_columns)]
 
