@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from features.catalog_signals import SIGNAL_SPECS
+
 CATALOG_VERSION = "1.2.0"
 
 
@@ -372,11 +374,11 @@ CATALOG: tuple[Feature, ...] = (
 )
 
 # --- Signals beyond orders (issue 14): features of the optional signal tables ----------
-# Imported here, after Feature and Family exist, so the catalog stays one tuple.
-from features.catalog_signals import SIGNAL_CATALOG  # noqa: E402
-
 #: The order features alone (what a company without signal tables gets at most).
 ORDER_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOG)
+SIGNAL_CATALOG: tuple[Feature, ...] = tuple(
+    Feature(args[0], Family(args[1]), *args[2:], **kwargs) for args, kwargs in SIGNAL_SPECS
+)
 CATALOG = CATALOG + SIGNAL_CATALOG
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOG)

@@ -1,5 +1,6 @@
 """Catalog entries of the signal tables (issue 14): tickets, interactions, contracts,
-invoices and usage. Appended to :data:`features.catalog.CATALOG`; each feature
+invoices and usage. Appended to :data:`features.catalog.CATALOG` (as
+``features.catalog.SIGNAL_CATALOG``); each feature
 ``requires`` its table's marker (``signal:<table>``), so a company that does not map a
 table gets none of its features, and the features report says why.
 
@@ -13,7 +14,27 @@ was cancelled before ``T``; an invoice is overdue at ``T`` when its due date is 
 
 from __future__ import annotations
 
-from features.catalog import Family, Feature
+from typing import Any
+
+#: One catalog entry: the positional and keyword arguments of ``features.catalog.Feature``
+#: (the family as its name). Plain data, so this module needs nothing from the catalog
+#: and the catalog can import it without a cycle.
+Spec = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def _spec(*args: Any, **kwargs: Any) -> Spec:
+    return args, kwargs
+
+
+class _Family:
+    """Names of the signal families (members of ``features.catalog.Family``)."""
+
+    COMPLAINTS = "COMPLAINTS"
+    SERVICE = "SERVICE"
+    CONTRACT = "CONTRACT"
+    PAYMENT = "PAYMENT"
+    USAGE = "USAGE"
+
 
 TICKETS = ("signal:tickets",)
 INTERACTIONS = ("signal:interactions",)
@@ -21,11 +42,11 @@ CONTRACTS = ("signal:contracts",)
 INVOICES = ("signal:invoices",)
 USAGE = ("signal:usage",)
 
-SIGNAL_CATALOG: tuple[Feature, ...] = (
+SIGNAL_SPECS: tuple[Spec, ...] = (
     # --- COMPLAINTS ----------------------------------------------------------------
-    Feature(
+    _spec(
         "complaints_30d",
-        Family.COMPLAINTS,
+        _Family.COMPLAINTS,
         "30d",
         "complaints",
         "Complaint tickets (signals.tickets.complaint_types) opened in the 30 days "
@@ -36,9 +57,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         direction=1,
         reference="own",
     ),
-    Feature(
+    _spec(
         "complaints_120d",
-        Family.COMPLAINTS,
+        _Family.COMPLAINTS,
         "120d",
         "complaints",
         "Complaint tickets opened in the 120 days before the cutoff.",
@@ -47,9 +68,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         requires=TICKETS,
         direction=1,
     ),
-    Feature(
+    _spec(
         "satisfaction_trend_90d",
-        Family.COMPLAINTS,
+        _Family.COMPLAINTS,
         "90d",
         "ratio",
         "Relative change in the mean satisfaction score of tickets opened in the last 90 "
@@ -61,9 +82,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         reference="own",
     ),
     # --- SERVICE -------------------------------------------------------------------
-    Feature(
+    _spec(
         "open_tickets",
-        Family.SERVICE,
+        _Family.SERVICE,
         "lifetime",
         "tickets",
         "Tickets opened before the cutoff and not closed before it.",
@@ -72,9 +93,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         requires=TICKETS,
         direction=1,
     ),
-    Feature(
+    _spec(
         "inbound_contacts_trend_90d",
-        Family.SERVICE,
+        _Family.SERVICE,
         "90d",
         "ratio",
         "Relative change in inbound contacts (calls, messages, emails from the customer): "
@@ -84,9 +105,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         requires=INTERACTIONS,
         reference="own",
     ),
-    Feature(
+    _spec(
         "response_hours_90d",
-        Family.SERVICE,
+        _Family.SERVICE,
         "90d",
         "hours",
         "Our mean response time, in hours, to inbound contacts of the last 90 days "
@@ -96,9 +117,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         requires=INTERACTIONS,
     ),
     # --- CONTRACT ------------------------------------------------------------------
-    Feature(
+    _spec(
         "days_to_contract_end",
-        Family.CONTRACT,
+        _Family.CONTRACT,
         "lifetime",
         "days",
         "Days from the cutoff to the nearest end of a live contract (started before the "
@@ -107,9 +128,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         "合同将于 {value} 天后到期（活跃客户中位数：{reference} 天）",
         requires=CONTRACTS,
     ),
-    Feature(
+    _spec(
         "days_to_end_no_autorenew",
-        Family.CONTRACT,
+        _Family.CONTRACT,
         "lifetime",
         "days",
         "Days from the cutoff to the nearest end of a live contract that does not "
@@ -118,9 +139,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         "合同将于 {value} 天后到期，且未设置自动续约",
         requires=CONTRACTS,
     ),
-    Feature(
+    _spec(
         "contracts_cancelled_90d",
-        Family.CONTRACT,
+        _Family.CONTRACT,
         "90d",
         "contracts",
         "Contracts cancelled in the 90 days before the cutoff.",
@@ -131,9 +152,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         reference="own",
     ),
     # --- PAYMENT -------------------------------------------------------------------
-    Feature(
+    _spec(
         "overdue_invoices",
-        Family.PAYMENT,
+        _Family.PAYMENT,
         "lifetime",
         "invoices",
         "Invoices issued and due before the cutoff and not paid before it.",
@@ -142,9 +163,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         requires=INVOICES,
         direction=1,
     ),
-    Feature(
+    _spec(
         "overdue_amount",
-        Family.PAYMENT,
+        _Family.PAYMENT,
         "lifetime",
         "currency",
         "Amount of the overdue invoices at the cutoff.",
@@ -153,9 +174,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         requires=INVOICES,
         direction=1,
     ),
-    Feature(
+    _spec(
         "max_days_overdue",
-        Family.PAYMENT,
+        _Family.PAYMENT,
         "lifetime",
         "days",
         "Days the oldest overdue invoice is past its due date at the cutoff; 0 with none.",
@@ -165,9 +186,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         direction=1,
     ),
     # --- USAGE ---------------------------------------------------------------------
-    Feature(
+    _spec(
         "usage_trend_30d",
-        Family.USAGE,
+        _Family.USAGE,
         "30d",
         "ratio",
         "Relative change in usage (sum of quantity, 1 per event when unmapped): last 30 "
@@ -177,9 +198,9 @@ SIGNAL_CATALOG: tuple[Feature, ...] = (
         requires=USAGE,
         reference="own",
     ),
-    Feature(
+    _spec(
         "usage_events_30d",
-        Family.USAGE,
+        _Family.USAGE,
         "30d",
         "features",
         "Distinct usage events (features used) in the 30 days before the cutoff.",

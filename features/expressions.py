@@ -21,8 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from config.features import FeatureParams
-from features.catalog import feature_names
-from features.catalog_signals import SIGNAL_CATALOG
+from features.catalog import SIGNAL_CATALOG, feature_names
 from features.labels import (
     KEYS,
     SECONDS_PER_DAY,

@@ -12,8 +12,7 @@ import pytest
 from config.base import load_section, read_params
 from config.features import FeatureParams
 from features.catalog import ORDER_FEATURE_NAMES as FEATURE_NAMES
-from features.catalog import feature_names
-from features.catalog_signals import SIGNAL_CATALOG
+from features.catalog import SIGNAL_CATALOG, feature_names
 from features.features import main
 from features.schedule import build_schedule, data_end
 
