@@ -85,23 +85,40 @@ def _tables() -> dict[str, list[dict[str, object]]]:
 
 
 def _t(c, opened, closed, complaint, score) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"customer_id": c, "opened_at": opened, "closed_at": closed, "type": "x",
-            "severity": None, "satisfaction": score, "is_complaint": complaint}  # fmt: skip
+    return {
+        "customer_id": c,
+        "opened_at": opened,
+        "closed_at": closed,
+        "type": "x",
+        "severity": None,
+        "satisfaction": score,
+        "is_complaint": complaint,
+    }
 
 
 def _i(c, ts, inbound, responded) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"customer_id": c, "ts": ts, "channel": "phone", "inbound": inbound,
-            "responded_at": responded}  # fmt: skip
+    return {
+        "customer_id": c,
+        "ts": ts,
+        "channel": "phone",
+        "inbound": inbound,
+        "responded_at": responded,
+    }
 
 
 def _k(c, start, end, auto, cancelled) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"customer_id": c, "start_at": start, "end_at": end, "value": 1.0,
-            "auto_renew": auto, "cancelled_at": cancelled}  # fmt: skip
+    return {
+        "customer_id": c,
+        "start_at": start,
+        "end_at": end,
+        "value": 1.0,
+        "auto_renew": auto,
+        "cancelled_at": cancelled,
+    }
 
 
 def _v(c, issued, due, paid, amount) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"customer_id": c, "issued_at": issued, "due_at": due, "paid_at": paid,
-            "amount": amount}  # fmt: skip
+    return {"customer_id": c, "issued_at": issued, "due_at": due, "paid_at": paid, "amount": amount}
 
 
 def _u(c, ts, event, qty) -> dict[str, object]:  # type: ignore[no-untyped-def]

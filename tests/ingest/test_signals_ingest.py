@@ -39,7 +39,7 @@ TICKETS = pd.DataFrame(
             "2024-02-01",
             "1970-01-01",
             "2024-03-01",
-        ],  # fmt: skip
+        ],
         "closed": ["2024-01-05", None, None, None, "2024-01-01", None, None],
         "kind": ["Complaint", "question", "complaint", "x", "x", "x", " COMPLAINT "],
         "csat": ["4", None, None, None, None, None, "abc"],
@@ -78,7 +78,7 @@ def _signals(tmp_path: Path, **extra: object) -> SignalsParams:
                 "closed_at": "closed",
                 "type": "kind",
                 "satisfaction": "csat",
-            },  # fmt: skip
+            },
             "complaint_types": ["Complaint"],
             "max_quarantine_share": 0.9,
         },
@@ -89,7 +89,7 @@ def _signals(tmp_path: Path, **extra: object) -> SignalsParams:
                 "start_at": "start",
                 "end_at": "end",
                 "auto_renew": "renew",
-            },  # fmt: skip
+            },
             "max_quarantine_share": 0.5,
         },
         **extra,
@@ -135,7 +135,7 @@ def test_a_mapped_column_missing_from_the_source_is_named(tmp_path: Path) -> Non
         usage={
             "source": str(usage),
             "columns": {"customer_id": "client", "ts": "at", "event": "feature"},
-        },  # fmt: skip
+        },
     )
     with pytest.raises(IngestError, match=r"signals.usage.columns.event = 'feature'"):
         run_signals(signals, DATA, tmp_path / "signals")
@@ -145,8 +145,12 @@ def test_params_name_an_unmapped_required_column() -> None:
     raw = {"tickets": {"source": "x.csv", "columns": {"customer_id": "c"}}}
     with pytest.raises(ValueError, match=r"map required column\(s\) \['opened_at'\]"):
         SignalsParams.model_validate(raw)
-    raw = {"tickets": {"source": "x.csv", "columns": {"customer_id": "c", "opened_at": "o",
-                                                      "openedd": "x"}}}  # fmt: skip
+    raw = {
+        "tickets": {
+            "source": "x.csv",
+            "columns": {"customer_id": "c", "opened_at": "o", "openedd": "x"},
+        }
+    }
     with pytest.raises(ValueError, match="unknown canonical column"):
         SignalsParams.model_validate(raw)
 
@@ -216,8 +220,16 @@ def test_the_stage_writes_signals_into_its_report(tmp_path: Path) -> None:
     parse_params(raw)  # valid
     params = tmp_path / "params.yaml"
     params.write_text(json.dumps(raw))  # JSON is YAML
-    args = ["--params", str(params), "--orders", str(tmp_path / "o.parquet"),
-            "--quarantine", str(tmp_path / "q.parquet"), "--report", str(tmp_path / "r.json")]  # fmt: skip
+    args = [
+        "--params",
+        str(params),
+        "--orders",
+        str(tmp_path / "o.parquet"),
+        "--quarantine",
+        str(tmp_path / "q.parquet"),
+        "--report",
+        str(tmp_path / "r.json"),
+    ]
     with pytest.raises(SystemExit):  # signals mapped but no --signals directory
         ingest_main(args)
     ingest_main([*args, "--signals", str(tmp_path / "signals")])
