@@ -188,7 +188,7 @@ def simulate(n_customers: int, seed: int, churn_share: float = 0.35) -> dict[str
         if cause == "CONTRACT":
             churn_at = contract_end
         stop = min(churn_at, END) if churn_at is not None else END
-        if churn_at is not None and churn_at < END:
+        if churn_at is not None:  # churn after END: signals visible at the end of data
             c.planted.append({"customer_id": cid, "cause": cause, "churn_at": churn_at})
         unpaid = churn_at - pd.Timedelta(days=75) if cause == "PAYMENT" and churn_at else None
         fade = churn_at - pd.Timedelta(days=60) if cause == "USAGE" and churn_at else None
