@@ -44,7 +44,10 @@ REASON_CODE_LABELS: dict[str, tuple[str, str]] = {
     "TENURE_PROFILE": ("New customer", "新客户"),
     "VALUE_PROFILE": ("Low value tier", "价值等级低"),
     "COMPLAINTS_RISING": ("Complaints or falling satisfaction", "投诉增加或满意度下降"),
-    "SERVICE_ISSUES": ("Open tickets, more contacts or slow responses", "工单未决、联系增多或响应慢"),
+    "SERVICE_ISSUES": (
+        "Open tickets, more contacts or slow responses",
+        "工单未决、联系增多或响应慢",
+    ),
     "CONTRACT_ENDING": ("Contract ending, not renewing or cancelled", "合同到期、未续约或已取消"),
     "PAYMENT_OVERDUE": ("Overdue invoices", "发票逾期"),
     "USAGE_DECLINE": ("Less product usage", "产品使用减少"),

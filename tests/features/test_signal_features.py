@@ -18,6 +18,7 @@ import pytest
 from config.features import FeatureParams, ValueTiers
 from features.catalog import SIGNAL_CATALOG
 from features.engines import DuckDBEngine
+from features.online import build_online
 from ingest.signal_schema import SIGNAL_COLUMNS, SIGNAL_TABLES
 
 T = pd.Timestamp("2024-07-01")
@@ -256,3 +257,32 @@ def test_an_event_just_before_the_cutoff_does_change_features(tmp_path: Path) ->
     assert base is not None and moved is not None
     assert moved.loc["A", "complaints_30d"] == base.loc["A", "complaints_30d"] + 1
     assert moved.loc["A", "overdue_invoices"] == base.loc["A", "overdue_invoices"] + 1
+
+
+def test_online_signal_features_match_the_batch(tmp_path: Path) -> None:
+    """The posted events give the batch values (one feature definition, rule 11)."""
+    batch = features_at(tmp_path, _tables())
+    markers = {f"signal:{t}" for t in SIGNAL_TABLES}
+    columns = {"customer_id", "order_id", "order_ts", "amount", "status", *markers}
+    posted = {
+        name: [
+            {
+                k: (None if v is None else str(v) if isinstance(v, pd.Timestamp) else v)
+                for k, v in row.items()
+            }
+            for row in rows
+        ]
+        for name, rows in _tables().items()
+    }
+    online = build_online(_orders(), T, PARAMS, columns=columns, signals=posted)
+    online = online.set_index("customer_id")
+    pd.testing.assert_frame_equal(online[NAMES], batch[NAMES])
+
+
+def test_online_refuses_a_table_the_model_does_not_read() -> None:
+    columns = {"customer_id", "order_id", "order_ts", "amount", "status", "signal:tickets"}
+    with pytest.raises(ValueError, match="reads no usage table"):
+        build_online(_orders(), T, PARAMS, columns=columns, signals={"usage": []})
+    bad = {"tickets": [{"customer_id": "A", "opened_at": "not a time"}]}
+    with pytest.raises(ValueError, match=r"signals.tickets field 'opened_at'"):
+        build_online(_orders(), T, PARAMS, columns=columns, signals=bad)
