@@ -71,12 +71,13 @@ def quality(work: Path) -> dict[str, Any]:
 
 
 def planted_reasons(scores: pd.DataFrame, planted: pd.DataFrame, horizon_days: int) -> dict:
-    """Share of planted churners (churn within the horizon after the latest cutoff) whose
+    """Share of planted churners (churn within the horizon after the scored cutoff) whose
     top reason, and any of their reasons, names the planted family."""
     as_of = pd.Timestamp(scores["as_of"].iloc[0])
     due = planted[
         (planted.churn_at > as_of) & (planted.churn_at <= as_of + pd.Timedelta(days=horizon_days))
     ]
+    due = due[due.customer_id.isin(scores.customer_id)]
     rows = scores.set_index("customer_id").reindex(due.customer_id)
     out: dict[str, Any] = {"as_of": as_of.isoformat(), "by_cause": {}}
     for cause, group in due.groupby("cause"):
@@ -92,6 +93,41 @@ def planted_reasons(scores: pd.DataFrame, planted: pd.DataFrame, horizon_days: i
     out["top1_share"] = sum(v["top1"] for v in out["by_cause"].values()) / max(total, 1)
     out["top3_share"] = sum(v["top3"] for v in out["by_cause"].values()) / max(total, 1)
     return out
+
+
+def test_cutoff_reasons(work: Path, planted: pd.DataFrame, cutoffs: list[str]) -> dict:
+    """:func:`planted_reasons` on the labelled snapshot rows of ``cutoffs`` (the backtest
+    test cutoffs), scored by the saved model with the score stage's code. The saved model
+    is the refit on every labelled cutoff, so these reasons are in-sample explanations."""
+    from bundle.model import ChurnModel
+    from config.root import load_params
+    from scoring.config import score_config
+    from scoring.score import score_snapshot
+
+    params = load_params(work / "params.yaml")
+    model = ChurnModel.load(work / "models" / "churn")
+    config = score_config(params, model.horizon_days)
+    snaps = pd.read_parquet(work / "data" / "processed" / "snapshots.parquet")
+    per_cutoff = []
+    for cutoff in cutoffs:
+        rows = snaps[snaps.cutoff == pd.Timestamp(cutoff)].drop(columns="label")
+        scores = pd.concat(score_snapshot(model, rows, config, params.rules), ignore_index=True)
+        scores["as_of"] = pd.Timestamp(cutoff)
+        per_cutoff.append(planted_reasons(scores, planted, model.horizon_days))
+    causes = {c for p in per_cutoff for c in p["by_cause"]}
+    total = {
+        c: {k: sum(p["by_cause"].get(c, {}).get(k, 0) for p in per_cutoff)
+            for k in ("customers", "top1", "top3")}
+        for c in sorted(causes)
+    }  # fmt: skip
+    n = sum(v["customers"] for v in total.values())
+    return {
+        "cutoffs": cutoffs,
+        "by_cause": total,
+        "customers": n,
+        "top1_share": sum(v["top1"] for v in total.values()) / max(n, 1),
+        "top3_share": sum(v["top3"] for v in total.values()) / max(n, 1),
+    }
 
 
 def score(work: Path) -> pd.DataFrame:
@@ -132,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
             if signals:
                 horizon = yaml.safe_load(PARAMS.read_text())["features"]["horizon_days"]
                 planted = pd.read_parquet(data / "planted.parquet")
-                result["planted_reasons"] = planted_reasons(score(work), planted, horizon)
+                result["planted_reasons_latest"] = planted_reasons(score(work), planted, horizon)
+                cutoffs = result[key]["backtest_test_cutoffs"]
+                result["planted_reasons_test_cutoffs"] = test_cutoff_reasons(work, planted, cutoffs)
         console.print_json(json.dumps(result, default=str))
         if args.out is not None:
             args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -44,8 +44,11 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--customers",
         "250",
     ]
-    subprocess.run(cmd, cwd=work, check=True, capture_output=True)
     env = pipeline_env(work)
+    # benchmarks/ is no installed package: run it from this checkout, as from its root
+    subprocess.run(
+        cmd, cwd=work, check=True, capture_output=True, env={**env, "PYTHONPATH": str(ROOT)}
+    )
     for stage in ("ingest", "features", "train", "evaluate", "score", "report"):
         done = subprocess.run(
             stage_command(stage), cwd=work, env=env, capture_output=True, text=True
