@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from config.features import FeatureParams
 from config.root import load_params
-from features.catalog import FEATURE_NAMES
+from features.catalog import ORDER_FEATURE_NAMES as FEATURE_NAMES
 
 Array = NDArray[np.float64]
 

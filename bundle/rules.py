@@ -17,6 +17,9 @@ Rules
                           (the sentence names both, each with its own threshold)
 ``RULE_CATEGORY_MISSED``  a regular category was not bought in the last 90 days (only
                           when the source has categories)
+
+and the rules on signal tables (contract ending, complaint spike, payment overdue) of
+:mod:`bundle.rules_signals`, active when those tables are mapped.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bundle.rules_signals import SIGNAL_CHECKS, SIGNAL_RULE_SPECS, signal_rule_values
 from config.features import TIER_NAMES
 from config.scoring import RulesParams
 
-RULES_VERSION = "1.0.0"
+RULES_VERSION = "1.1.0"  # 1.1.0: rules on signal tables (issue 14)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ RULES: tuple[Rule, ...] = (
         "近 90 天停止购买 {missed} 个常购品类",
     ),
 )
+RULES = RULES + tuple(Rule(*spec) for spec in SIGNAL_RULE_SPECS)  # issue 14
 RULE_CODES: tuple[str, ...] = tuple(r.code for r in RULES)
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
 _TIER_ZH = {"low": "低", "medium": "中", "high": "高"}
@@ -127,6 +132,7 @@ _CHECKS: dict[str, Callable[[pd.DataFrame, RulesParams], pd.Series]] = {
     "RULE_SPEND_DROP": _spend_drop,
     "RULE_RETURNS": _returns,
     "RULE_CATEGORY_MISSED": _category,
+    **SIGNAL_CHECKS,
 }
 
 
@@ -172,6 +178,8 @@ def rule_values(code: str, row: Mapping[str, Any], rules_params: RulesParams) ->
         }
     if code == "RULE_CATEGORY_MISSED":
         return {"missed": f"{float(row['regular_categories_missed_90d']):.0f}"}
+    if code in SIGNAL_CHECKS:
+        return signal_rule_values(code, row, rules_params)
     raise KeyError(f"unknown rule code {code!r}; known: {list(RULE_CODES)}")
 
 

@@ -18,6 +18,7 @@ from config.data import DataParams
 from config.features import FeatureParams
 from config.report import ReportParams
 from config.scoring import ReasonsParams, RiskParams, RulesParams, ScoreParams
+from config.signals import SignalsParams
 from config.training import (
     BaselineParams,
     EvaluateParams,
@@ -33,6 +34,7 @@ class Params(Frozen):
 
     seed: int = Field(strict=True)
     data: DataParams
+    signals: SignalsParams = SignalsParams()
     features: FeatureParams
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()

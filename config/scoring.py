@@ -73,3 +73,7 @@ class RulesParams(Frozen):
     return_rate_max: float = Field(default=0.05, ge=0)
     cancel_rate_max: float = Field(default=0.05, ge=0)
     regular_categories_missed_min: int = Field(default=1, ge=1)
+    # rules on signal tables (issue 14; bundle/rules_signals.py)
+    contract_end_days: int = Field(default=30, ge=0)
+    complaint_spike_min: int = Field(default=2, ge=1)
+    payment_overdue_days: int = Field(default=30, ge=0)

@@ -14,8 +14,12 @@ from pathlib import Path
 from rich.logging import RichHandler
 
 
-def stage_args(argv: Sequence[str] | None, doc: str | None, *paths: str) -> argparse.Namespace:
+def stage_args(
+    argv: Sequence[str] | None, doc: str | None, *paths: str, optional: Sequence[str] = ()
+) -> argparse.Namespace:
     """Parse ``--params`` (default ``params.yaml``) and a required ``--<p>`` for each path.
+
+    ``optional`` paths may be left out (None): ``dvc.yaml`` always passes them.
 
     ``doc`` is the stage module's docstring; its first line becomes the description.
     """
@@ -24,6 +28,8 @@ def stage_args(argv: Sequence[str] | None, doc: str | None, *paths: str) -> argp
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     for name in paths:
         parser.add_argument(f"--{name}", type=Path, required=True)
+    for name in optional:
+        parser.add_argument(f"--{name}", type=Path, default=None)
     return parser.parse_args(argv)
 
 

@@ -14,46 +14,12 @@ Sentence templates are ``str.format`` strings with the fields ``value``, ``refer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from features.catalog_signals import SIGNAL_SPECS
+from features.catalog_types import Family, Feature
 
-CATALOG_VERSION = "1.2.0"
+__all__ = ["CATALOG", "CATALOG_VERSION", "Family", "Feature"]
 
-
-class Family(StrEnum):
-    """Reason families: the causes a sales rep can act on."""
-
-    RECENCY = "RECENCY"
-    FREQUENCY_DECLINE = "FREQUENCY_DECLINE"
-    SPEND_DECLINE = "SPEND_DECLINE"
-    ORDER_CYCLE = "ORDER_CYCLE"
-    CATEGORY_SHIFT = "CATEGORY_SHIFT"
-    RETURNS = "RETURNS"
-    TENURE = "TENURE"
-    VALUE = "VALUE"
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One model feature.
-
-    ``direction`` is +1 when a larger value can only raise churn risk, -1 when it can
-    only lower it, 0 when no direction is certain; training turns it into LightGBM
-    monotone constraints. ``reference`` says what the value is compared with in a
-    reason: ``"own"`` (the customer's own history) or ``"population"`` (median of
-    active customers at the same cutoff).
-    """
-
-    name: str
-    family: Family
-    window: str
-    unit: str
-    description: str
-    template_en: str
-    template_zh: str
-    requires: tuple[str, ...] = ()
-    direction: int = 0
-    reference: str = "population"
+CATALOG_VERSION = "1.3.0"
 
 
 CATALOG: tuple[Feature, ...] = (
@@ -383,6 +349,14 @@ CATALOG: tuple[Feature, ...] = (
     ),
 )
 
+# --- Signals beyond orders (issue 14): features of the optional signal tables ----------
+#: The order features alone (what a company without signal tables gets at most).
+ORDER_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOG)
+SIGNAL_CATALOG: tuple[Feature, ...] = tuple(
+    Feature(args[0], Family(args[1]), *args[2:], **kwargs) for args, kwargs in SIGNAL_SPECS
+)
+CATALOG = CATALOG + SIGNAL_CATALOG
+
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOG)
 BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOG}
 
@@ -391,7 +365,8 @@ def active_features(available_columns: set[str] | frozenset[str]) -> list[Featur
     """Catalog features computable from a source with ``available_columns``.
 
     Optional canonical columns (``category``, ``product_id``) may be absent from a
-    company's export; features that need them are left out rather than zero-filled.
+    company's export, and signal tables (marker ``signal:<table>``) may not be mapped;
+    features that need them are left out rather than zero-filled.
     """
     return [f for f in CATALOG if set(f.requires) <= set(available_columns)]
 

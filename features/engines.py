@@ -25,11 +25,19 @@ from config.features import FeatureParams
 from features.catalog import feature_names
 from features.expressions import CUTOFFS_TABLE, ORDERS_TABLE, feature_table, unbound_tables
 from features.java import java_home
+from features.signals import COUNT_FEATURES, unbound_signals
 from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from ingest.signal_schema import SIGNAL_COLUMNS, marker
+from ingest.signals import present_tables
 
 logger = logging.getLogger(__name__)
 
-_DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "float64": "DOUBLE"}
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "float64": "DOUBLE",
+    "boolean": "BOOLEAN",
+}
 _COUNT_PREFIXES = ("orders_", "products_", "categories_", "regular_categories_")
 
 
@@ -87,7 +95,13 @@ def compiled_sql(
     """
     orders, cutoffs = unbound_tables(columns)
     expr = feature_table(
-        orders, cutoffs, params, columns, labelled=labelled, population_only=population_only
+        orders,
+        cutoffs,
+        params,
+        columns,
+        labelled=labelled,
+        population_only=population_only,
+        signals=unbound_signals(columns),
     )
     return str(ibis.to_sql(expr, dialect="duckdb"))
 
@@ -95,8 +109,23 @@ def compiled_sql(
 def canonical_select(columns: frozenset[str], source: str) -> str:
     """``SELECT`` casting each canonical column present to its canonical type."""
     types = {**REQUIRED_COLUMNS, **OPTIONAL_COLUMNS}
-    casts = ", ".join(f'CAST("{c}" AS {_DUCKDB_TYPES[types[c]]}) AS "{c}"' for c in columns)
+    present = [c for c in types if c in columns]
+    casts = ", ".join(f'CAST("{c}" AS {_DUCKDB_TYPES[types[c]]}) AS "{c}"' for c in present)
     return f"SELECT {casts} FROM {source}"
+
+
+def signal_select(table: str, source: str) -> str:
+    """``SELECT`` casting each canonical column of a signal table to its type."""
+    types = SIGNAL_COLUMNS[table]
+    casts = ", ".join(f'CAST("{c}" AS {_DUCKDB_TYPES[k]}) AS "{c}"' for c, k in types.items())
+    return f"SELECT {casts} FROM {source}"
+
+
+def signal_markers(signals_dir: str | Path | None) -> frozenset[str]:
+    """Markers (``signal:<table>``) of the signal tables written by ingest to ``signals_dir``."""
+    return frozenset(
+        marker(t) for t in present_tables(None if signals_dir is None else Path(signals_dir))
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -106,7 +135,9 @@ def output_schema(columns: frozenset[str], *, labelled: bool) -> pa.Schema:
     for name in feature_names(columns):
         if name == "value_tier":
             kind = pa.int8()
-        elif name.startswith(_COUNT_PREFIXES) and not name.endswith("trend_90d"):
+        elif name in COUNT_FEATURES or (
+            name.startswith(_COUNT_PREFIXES) and not name.endswith("trend_90d")
+        ):
             kind = pa.int64()
         else:
             kind = pa.float64()
@@ -132,12 +163,17 @@ def cutoff_frame(cutoffs: Sequence[pd.Timestamp]) -> pd.DataFrame:
 class DuckDBEngine:
     """Features on DuckDB over a parquet path (file, glob or directory)."""
 
-    def __init__(self, path: str | Path, params: FeatureParams) -> None:
+    def __init__(
+        self, path: str | Path, params: FeatureParams, signals_dir: str | Path | None = None
+    ) -> None:
         self.params = params
-        self.columns = source_columns(path)
+        self.columns = source_columns(path) | signal_markers(signals_dir)
         self.con = connect_duckdb(params)
         source = _parquet_source(path)
         self.con.execute(f"CREATE VIEW {ORDERS_TABLE} AS {canonical_select(self.columns, source)}")
+        for table in unbound_signals(self.columns):  # issue 14: the signal tables present
+            where = _parquet_source(Path(str(signals_dir)) / f"{table}.parquet")
+            self.con.execute(f"CREATE VIEW {table} AS {signal_select(table, where)}")
 
     def bounds(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last ``order_ts`` over all lines."""
@@ -195,14 +231,21 @@ def run_sql(
 class SparkEngine:
     """Features on PySpark through Ibis's PySpark backend."""
 
-    def __init__(self, path: str | Path, params: FeatureParams) -> None:
+    def __init__(
+        self, path: str | Path, params: FeatureParams, signals_dir: str | Path | None = None
+    ) -> None:
         self.params = params
-        self.columns = source_columns(path)
+        self.columns = source_columns(path) | signal_markers(signals_dir)
         self.session = connect_spark(params)
         self.con = ibis.pyspark.connect(self.session)
         raw = self.con.read_parquet(str(path))
         types = {**REQUIRED_COLUMNS, **OPTIONAL_COLUMNS}
-        self.orders = raw.select(**{c: raw[c].cast(types[c]) for c in sorted(self.columns)})
+        self.orders = raw.select(**{c: raw[c].cast(types[c]) for c in types if c in self.columns})
+        self.signals = {}
+        for table in unbound_signals(self.columns):  # issue 14: the signal tables present
+            sig = self.con.read_parquet(str(Path(str(signals_dir)) / f"{table}.parquet"))
+            kinds = SIGNAL_COLUMNS[table]
+            self.signals[table] = sig.select(**{c: sig[c].cast(k) for c, k in kinds.items()})
 
     def bounds(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last ``order_ts`` over all lines."""
@@ -213,7 +256,9 @@ class SparkEngine:
     def features(self, cutoffs: Sequence[pd.Timestamp], *, labelled: bool) -> pd.DataFrame:
         """Feature rows for the population at each cutoff."""
         cut = ibis.memtable(cutoff_frame(cutoffs))
-        expr = feature_table(self.orders, cut, self.params, self.columns, labelled=labelled)
+        expr = feature_table(
+            self.orders, cut, self.params, self.columns, labelled=labelled, signals=self.signals
+        )
         table = pa.Table.from_pandas(self.con.to_pandas(expr), preserve_index=False)
         return finalize(table, self.columns, labelled=labelled)
 
@@ -259,11 +304,13 @@ def connect_spark(params: FeatureParams) -> Any:
     return session
 
 
-def open_engine(path: str | Path, params: FeatureParams) -> Engine:
-    """The engine named by ``features.engine``."""
+def open_engine(
+    path: str | Path, params: FeatureParams, signals_dir: str | Path | None = None
+) -> Engine:
+    """The engine named by ``features.engine``; signal tables from ``signals_dir`` if given."""
     if params.engine == "spark":
-        return SparkEngine(path, params)
-    return DuckDBEngine(path, params)
+        return SparkEngine(path, params, signals_dir)
+    return DuckDBEngine(path, params, signals_dir)
 
 
 def java_available() -> bool:

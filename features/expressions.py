@@ -17,11 +17,13 @@ online and Spark results agree to the bit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import ibis
 import ibis.expr.types as ir
 
 from config.features import FeatureParams
-from features.catalog import feature_names
+from features.catalog import SIGNAL_CATALOG, feature_names
 from features.labels import (
     KEYS,
     SECONDS_PER_DAY,
@@ -31,12 +33,14 @@ from features.labels import (
     in_population,
     label_column,
 )
+from features.signals import join_signals, signal_value
 from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 MICROS = 1_000_000
 SHARE_UNITS = 1e12
 
 # ``cutoff_s`` = whole epoch seconds of ``cutoff``, precomputed so no row pays for it.
+SIGNAL_NAMES = frozenset(f.name for f in SIGNAL_CATALOG)
 CUTOFF_SCHEMA = ibis.schema({"cutoff": "timestamp", "cutoff_s": "int64"})
 ORDERS_TABLE = "orders"
 CUTOFFS_TABLE = "cutoffs"
@@ -275,6 +279,7 @@ def feature_table(
     *,
     labelled: bool,
     population_only: bool = True,
+    signals: Mapping[str, ir.Table] | None = None,
 ) -> ir.Table:
     """Features (and optionally the label) per customer and cutoff.
 
@@ -292,6 +297,9 @@ def feature_table(
     population_only
         Keep only customers with a completed order in ``[T - lookback, T)``; when
         False every customer with any completed order before ``T`` is kept.
+    signals
+        The canonical signal tables present (issue 14, :mod:`features.signals`), whose
+        markers ``signal:<table>`` are in ``columns``.
 
     Returns
     -------
@@ -311,11 +319,15 @@ def feature_table(
         t = t.left_join(cats, list(KEYS))
     if labelled:
         t = t.left_join(future_orders(lines, cutoffs, params), list(KEYS))
+    t = join_signals(t, signals or {}, cutoffs, columns)  # issue 14: signal tables
     derived = _derive(t, params)
     names = feature_names(columns)
     out: dict[str, ir.Value] = {"customer_id": t.customer_id, "cutoff": t.cutoff}
     for name in names:
-        out[name] = _count_or_value(t, name) if name not in derived else derived[name]
+        if name in SIGNAL_NAMES:
+            out[name] = signal_value(t, name)
+        else:
+            out[name] = _count_or_value(t, name) if name not in derived else derived[name]
     if labelled:
         out["label"] = label_column(t.has_future)
     return t.select(**out).order_by(["cutoff", "customer_id"])

@@ -4,7 +4,7 @@ Usage::
 
     python -m features.features --params params.yaml --orders data/interim/orders.parquet \\
         --snapshots data/processed/snapshots.parquet --latest data/processed/latest.parquet \\
-        --report reports/features.json
+        --report reports/features.json --signals data/interim/signals
 """
 
 from __future__ import annotations
@@ -35,11 +35,20 @@ def omitted_features(columns: frozenset[str]) -> list[dict[str, Any]]:
         {
             "name": f.name,
             "requires": list(f.requires),
-            "reason": "orders lack column(s): " + ", ".join(sorted(set(f.requires) - columns)),
+            "reason": _why_omitted(set(f.requires) - columns),
         }
         for f in CATALOG
         if not set(f.requires) <= columns
     ]
+
+
+def _why_omitted(missing: set[str]) -> str:
+    tables = sorted(m.split(":", 1)[1] for m in missing if m.startswith("signal:"))
+    cols = sorted(m for m in missing if not m.startswith("signal:"))
+    parts = [f"orders lack column(s): {', '.join(cols)}"] if cols else []
+    if tables:
+        parts.append(f"signal table(s) not mapped: {', '.join(tables)}")
+    return "; ".join(parts)
 
 
 def build_snapshots(
@@ -92,10 +101,12 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Stage entry point: wiring only."""
     setup_logging()
-    args = stage_args(argv, __doc__, "orders", "snapshots", "latest", "report")
+    args = stage_args(
+        argv, __doc__, "orders", "snapshots", "latest", "report", optional=("signals",)
+    )
     params = load_params(args.params).features
     started = time.perf_counter()
-    engine = open_engine(args.orders, params)
+    engine = open_engine(args.orders, params, args.signals)
     try:
         snapshots, latest, schedule = build_snapshots(engine, params)
     finally:

@@ -25,12 +25,20 @@ from features.catalog import feature_names
 from features.engines import compiled_sql, connect_duckdb, cutoff_frame, finalize, output_schema
 from features.expressions import CUTOFFS_TABLE, ORDERS_TABLE
 from features.inprocess import COMPUTED, features_for
+from features.online_signals import canonical_signals
+from features.signals import unbound_signals
 from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, STATUSES
+from ingest.signal_schema import SIGNAL_COLUMNS, marker
 
 logger = logging.getLogger(__name__)
 _STATUSES = frozenset(STATUSES)
 _local = threading.local()
-_DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "float64": "DOUBLE"}
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "float64": "DOUBLE",
+    "boolean": "BOOLEAN",
+}
 _STATEMENT = "online_features"
 
 
@@ -53,12 +61,30 @@ class _Session:
         cols = ", ".join(f'"{c}" {_DUCKDB_TYPES[types[c]]}' for c in self.names)
         self.con.execute(f"CREATE TEMP TABLE {ORDERS_TABLE} ({cols})")
         self.con.execute(f"CREATE TEMP TABLE {CUTOFFS_TABLE} (cutoff TIMESTAMP, cutoff_s BIGINT)")
+        self.signals = list(unbound_signals(columns))  # issue 14: signal tables read
+        for table in self.signals:
+            kinds = SIGNAL_COLUMNS[table]
+            typed = ", ".join(f'"{c}" {_DUCKDB_TYPES[k]}' for c, k in kinds.items())
+            self.con.execute(f"CREATE TEMP TABLE {table} ({typed})")
         sql = compiled_sql(params, columns, labelled=False, population_only=False)
         self.con.execute(f"PREPARE {_STATEMENT} AS {sql}")
 
-    def run(self, frame: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    def run(
+        self,
+        frame: pd.DataFrame,
+        cutoff: pd.Timestamp,
+        signals: dict[str, pd.DataFrame] | None = None,
+    ) -> pd.DataFrame:
         """Features for ``frame`` (canonical, this session's columns) at ``cutoff``."""
         con = self.con
+        for table in self.signals:  # issue 14: the posted signal rows (maybe none)
+            con.execute(f"DELETE FROM {table}")
+            rows = (signals or {})[table]
+            con.register("incoming_signal", pa.Table.from_pandas(rows, preserve_index=False))
+            try:
+                con.execute(f"INSERT INTO {table} SELECT * FROM incoming_signal")
+            finally:
+                con.unregister("incoming_signal")
         con.execute(f"DELETE FROM {ORDERS_TABLE}")
         con.execute(f"DELETE FROM {CUTOFFS_TABLE}")
         con.register(
@@ -170,6 +196,7 @@ def build_online(
     params: FeatureParams,
     *,
     columns: Collection[str] | None = None,
+    signals: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> pd.DataFrame:
     """Features as of ``as_of`` for the customers in ``orders``.
 
@@ -187,7 +214,12 @@ def build_online(
     columns
         Canonical columns the model's feature set was built from (e.g. those of the
         latest snapshot), so the output has the same feature columns; default: the
-        columns present in ``orders``.
+        columns present in ``orders``. Signal-table markers (``signal:<table>``) in it
+        add that table's features.
+    signals
+        Posted signal events per table, canonical columns
+        (:mod:`features.online_signals`); a table the model reads but nothing was
+        posted for counts as no events.
 
     Returns
     -------
@@ -197,14 +229,16 @@ def build_online(
     features.
     """
     frame = canonical_orders(orders, columns)
-    present = frozenset(frame.columns)
+    markers = {marker(t) for t in SIGNAL_COLUMNS if columns is not None and marker(t) in columns}
+    present = frozenset(frame.columns) | markers
+    tables = canonical_signals(signals, present)
     cutoff = pd.Timestamp(as_of)
     if cutoff.tzinfo is not None:
         cutoff = cutoff.tz_convert("UTC").tz_localize(None)
     names = feature_names(present)
-    if not set(names) <= COMPUTED:
+    if not set(names) <= COMPUTED:  # signal-table features run on the DuckDB path
         logger.debug("online features %s not in-process: DuckDB", sorted(set(names) - COMPUTED))
-        return _session(params, present).run(frame, cutoff)
+        return _session(params, present).run(frame, cutoff, tables)
     return _in_process(frame, cutoff, params, present, names)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from features.catalog import Family
 from features.wording import FAMILY_LABELS
 
-REASON_CODES_VERSION = "1.0.0"
+REASON_CODES_VERSION = "1.1.0"  # 1.1.0: signal families (issue 14)
 
 #: Stable code of a risk-raising reason, per family.
 REASON_CODES: dict[Family, str] = {
@@ -21,6 +21,12 @@ REASON_CODES: dict[Family, str] = {
     Family.RETURNS: "RETURNS_ISSUES",
     Family.TENURE: "TENURE_PROFILE",
     Family.VALUE: "VALUE_PROFILE",
+    # signals beyond orders (issue 14)
+    Family.COMPLAINTS: "COMPLAINTS_RISING",
+    Family.SERVICE: "SERVICE_ISSUES",
+    Family.CONTRACT: "CONTRACT_ENDING",
+    Family.PAYMENT: "PAYMENT_OVERDUE",
+    Family.USAGE: "USAGE_DECLINE",
 }
 #: The most reasons one customer can have: one per family (the API's ``top_k`` ceiling).
 MAX_REASONS = len(Family)
@@ -37,6 +43,14 @@ REASON_CODE_LABELS: dict[str, tuple[str, str]] = {
     "RETURNS_ISSUES": ("Returns or cancellations", "退货或取消"),
     "TENURE_PROFILE": ("New customer", "新客户"),
     "VALUE_PROFILE": ("Low value tier", "价值等级低"),
+    "COMPLAINTS_RISING": ("Complaints or falling satisfaction", "投诉增加或满意度下降"),
+    "SERVICE_ISSUES": (
+        "Open tickets, more contacts or slow responses",
+        "工单未决、联系增多或响应慢",
+    ),
+    "CONTRACT_ENDING": ("Contract ending, not renewing or cancelled", "合同到期、未续约或已取消"),
+    "PAYMENT_OVERDUE": ("Overdue invoices", "发票逾期"),
+    "USAGE_DECLINE": ("Less product usage", "产品使用减少"),
 } | {
     PROTECTIVE_CODES[f]: (f"Lowers risk: {en}", f"降低风险：{zh}")
     for f, (en, zh) in FAMILY_LABELS.items()

@@ -151,6 +151,22 @@ RISK_LEVEL_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+# --- Signals beyond orders (issue 14) ----------------------------------------------
+from features.wording_signals import (  # noqa: E402
+    SIGNAL_FAMILY_LABELS,
+    SIGNAL_LABELS,
+    SIGNAL_NEUTRAL,
+    SIGNAL_RISKY,
+    SIGNAL_UNIT_WORDS,
+)
+
+FEATURE_LABELS |= SIGNAL_LABELS
+RISKY |= SIGNAL_RISKY
+NEUTRAL |= SIGNAL_NEUTRAL
+UNIT_WORDS |= SIGNAL_UNIT_WORDS
+FAMILY_LABELS |= SIGNAL_FAMILY_LABELS
+
+
 def label(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
     """``table[key]`` in ``lang`` (``en`` or ``zh-CN``); an unknown key reads as itself."""
     pair = table.get(key)

@@ -1,7 +1,8 @@
 """Ingest stage: map an order export to the canonical table, quarantine bad lines.
 
 ``python -m ingest.ingest --params params.yaml --orders data/interim/orders.parquet
---quarantine data/interim/quarantine.parquet --report reports/ingest.json``
+--quarantine data/interim/quarantine.parquet --report reports/ingest.json
+--signals data/interim/signals``
 
 Every source line ends in exactly one of the two outputs: the canonical orders table
 or the quarantine (the original line, a reason code, the blamed column and the line's
@@ -40,6 +41,7 @@ from ingest.rules import (
     quarantine_sql,
 )
 from ingest.schema import STATUSES
+from ingest.signals import run_signals
 from ingest.source import IngestError, Source, duckdb_message, ident, literal, open_source
 from ingest.sql import REASONS
 
@@ -219,12 +221,18 @@ def run_ingest(params: DataParams, orders: Path, quarantine: Path, report_path: 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Stage entry point: wiring only; a known failure exits 1 with one clear line."""
-    args = stage_args(argv, __doc__, "orders", "quarantine", "report")
+    args = stage_args(argv, __doc__, "orders", "quarantine", "report", optional=("signals",))
     setup_logging()
     console = Console(stderr=True)
     try:
-        params = load_params(args.params).data
+        root = load_params(args.params)
+        params = root.data
         report = run_ingest(params, args.orders, args.quarantine, args.report)
+        if args.signals is not None:
+            report["signals"] = run_signals(root.signals, params, args.signals)
+            write_report(report, args.report)
+        elif root.signals.present():
+            raise IngestError("params map signal tables: pass --signals DIR to write them")
     except (IngestError, ParamsError) as exc:
         console.print(Text.assemble(("ingest failed: ", "bold red"), str(exc)))
         raise SystemExit(1) from None

@@ -149,6 +149,8 @@ OWN_REFERENCE: dict[str, Callable[[pd.DataFrame], Array]] = {
     "orders_trend_90d": lambda f: _prior(f, "orders_90d", "orders_180d"),
     "spend_trend_90d": lambda f: _prior(f, "spend_90d", "spend_180d"),
     "aov_trend_90d": _prior_aov,
+    # Signals (issue 14): complaints in the 90 days before the last 30.
+    "complaints_30d": lambda f: _prior(f, "complaints_30d", "complaints_120d"),
 }
 
 

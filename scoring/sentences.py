@@ -32,6 +32,8 @@ LANGS: tuple[str, ...] = ("en", "zh-CN")
 _MISSING = {"en": "n/a", "zh-CN": "不详"}
 _TIER_ZH = {"low": "低", "medium": "中", "high": "高"}
 _COUNT_UNITS = {"orders", "products", "categories"}
+# Count units of the signal tables (issue 14).
+_COUNT_UNITS |= {"complaints", "tickets", "contracts", "invoices", "features"}
 # The direction word of {change}: (fell, rose, no change).
 _CHANGE = {"en": ("fell", "rose", "changed"), "zh-CN": ("下降", "上升", "变化")}
 
@@ -41,6 +43,8 @@ OWN_REFERENCE_UNIT: dict[str, str] = {
     "orders_trend_90d": "orders",
     "spend_trend_90d": "currency",
     "aov_trend_90d": "currency",
+    "complaints_30d": "complaints",
+    "contracts_cancelled_90d": "contracts",
 }
 
 

@@ -85,7 +85,12 @@ class PipelineScorer:
         return pd.concat(batches, ignore_index=True)
 
     def score_online(
-        self, customer_id: str, orders: Sequence[Mapping[str, Any]], as_of: datetime, top_k: int
+        self,
+        customer_id: str,
+        orders: Sequence[Mapping[str, Any]],
+        as_of: datetime,
+        top_k: int,
+        signals: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> pd.DataFrame:
         records = [_with_customer(customer_id, i, order) for i, order in enumerate(orders)]
         checked = validate_records(records, self.params.data)
@@ -97,7 +102,11 @@ class PipelineScorer:
             raise InvalidOrders(f"{len(details)} order(s) failed validation", details)
         try:
             features = build_online(
-                checked.frame, as_of, self.params.features, columns=self.order_columns
+                checked.frame,
+                as_of,
+                self.params.features,
+                columns=self.order_columns,
+                signals=_own_rows(customer_id, signals),
             )
         except ValueError as exc:
             raise InvalidOrders(str(exc), [_detail(None, "orders", str(exc))]) from exc
@@ -108,6 +117,24 @@ class PipelineScorer:
             self.model, features, self.params.score, self.params.rules, top_k,
             reference=self.reference,
         )  # fmt: skip
+
+
+def _own_rows(
+    customer_id: str, signals: Mapping[str, Sequence[Mapping[str, Any]]] | None
+) -> dict[str, list[dict[str, Any]]] | None:
+    """Signal rows carrying the request's customer id (a different id is an error)."""
+    if signals is None:
+        return None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, rows in signals.items():
+        out[table] = []
+        for index, row in enumerate(rows):
+            given = row.get("customer_id")
+            if given is not None and str(given) != customer_id:
+                message = f"signals.{table} row customer_id {given!r} differs from {customer_id!r}"
+                raise InvalidOrders(message, [_detail(index, f"signals.{table}", message)])
+            out[table].append({**row, "customer_id": customer_id})
+    return out
 
 
 def _with_customer(customer_id: str, index: int, order: Mapping[str, Any]) -> dict[str, Any]:

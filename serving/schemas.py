@@ -180,6 +180,9 @@ DOC_SCORE_EXAMPLE: dict[str, Any] = {
 }  # fmt: skip
 
 
+SignalTable = Literal["tickets", "interactions", "contracts", "invoices", "usage"]
+
+
 class ScoreRequest(BaseModel):
     """A customer's raw orders, for customers newer than the last batch."""
 
@@ -200,6 +203,17 @@ class ScoreRequest(BaseModel):
     top_k: int | None = Field(
         None, ge=0, le=MAX_TOP_K, description="Reasons to return (default: CHURN_DEFAULT_TOP_K)."
     )
+
+    signals: dict[SignalTable, list[dict[str, Any]]] | None = Field(
+        None,
+        description="Signal events beside the orders (issue 14): tickets, interactions,"
+        " contracts, invoices, usage, each a list of rows in the canonical columns of"
+        " docs/signals.md. A table the model reads but that is not sent counts as no events.",
+    )
+
+    def signal_records(self) -> dict[str, list[dict[str, Any]]] | None:
+        """The posted signal events per table (None when none were sent)."""
+        return None if self.signals is None else {str(k): v for k, v in self.signals.items()}
 
     def order_records(self) -> list[dict[str, Any]]:
         """The orders as the records the ingest checks read (only the fields sent)."""

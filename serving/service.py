@@ -265,14 +265,19 @@ class ChurnService:
         as_of: datetime | None,
         lang: str,
         top_k: int | None,
+        signals: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> Prepared:
-        """Score posted raw orders with the same ingest, feature and scoring code."""
+        """Score posted raw orders (and signal events) with the batch ingest, feature and
+        scoring code."""
         limit = self.options.max_orders
         if len(orders) > limit:
             raise BatchTooLarge(f"{len(orders)} orders exceed the limit of {limit}")
         state = self.state
         cutoff = as_of if as_of is not None else state.as_of
-        scores = state.scorer.score_online(customer_id, orders, cutoff, self.options.max_top_k)
+        extra = {"signals": signals} if signals else {}  # issue 14: signal events
+        scores = state.scorer.score_online(
+            customer_id, orders, cutoff, self.options.max_top_k, **extra
+        )
         if len(scores) != 1:
             message = f"expected one scored customer, the orders gave {len(scores)}"
             raise InvalidOrders(message, [{"index": None, "field": "orders", "message": message}])

@@ -123,8 +123,9 @@ async def churn_score(
 ) -> Response:
     """Score a customer from posted raw orders (same validation and feature code as batch)."""
     orders = request.order_records()
+    signals = request.signal_records()
     work = partial(service.score_orders, request.customer_id, orders, request.as_of,
-                   lang or request.lang, request.top_k)  # fmt: skip
+                   lang or request.lang, request.top_k, signals=signals)  # fmt: skip
     answer = await asyncio.get_running_loop().run_in_executor(pool, work)
     metrics.observe_predictions(((answer.probability, answer.risk_level),))
     return Response(answer.body, media_type=JSON)

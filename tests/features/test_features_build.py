@@ -11,7 +11,8 @@ import pytest
 
 from config.base import load_section, read_params
 from config.features import FeatureParams
-from features.catalog import FEATURE_NAMES, feature_names
+from features.catalog import ORDER_FEATURE_NAMES as FEATURE_NAMES
+from features.catalog import SIGNAL_CATALOG, feature_names
 from features.features import main
 from features.schedule import build_schedule, data_end
 
@@ -89,9 +90,14 @@ def test_cutoffs_follow_schedule(built: dict[str, Path]) -> None:
 
 def test_report_records_omitted_category_features(built: dict[str, Path]) -> None:
     report = json.loads(built["report"].read_text())
-    omitted = {f["name"] for f in report["omitted_features"]}
+    by_order = [f for f in report["omitted_features"] if f["name"] in FEATURE_NAMES]
+    omitted = {f["name"] for f in by_order}
     assert omitted == set(FEATURE_NAMES) - set(feature_names({"product_id"}))
-    assert all("category" in f["reason"] for f in report["omitted_features"])
+    assert all("category" in f["reason"] for f in by_order)
+    # no signal table mapped: every signal feature is omitted, and the report says why
+    signals = [f for f in report["omitted_features"] if f["name"] not in FEATURE_NAMES]
+    assert {f["name"] for f in signals} == {f.name for f in SIGNAL_CATALOG}
+    assert all(f["reason"].startswith("signal table(s) not mapped: ") for f in signals)
     snaps = pd.read_parquet(built["snapshots"])
     assert report["snapshot_rows"] == len(snaps)
     per_cutoff = snaps.groupby("cutoff")["label"].mean()

@@ -44,7 +44,7 @@ import pandas as pd
 import pytest
 
 from config.features import FeatureParams, ValueTiers
-from features.catalog import FEATURE_NAMES
+from features.catalog import ORDER_FEATURE_NAMES as FEATURE_NAMES
 from features.engines import DuckDBEngine
 from features.online import build_online
 

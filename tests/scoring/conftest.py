@@ -11,7 +11,7 @@ from benchmarks.synthetic_features import feature_params, synthetic_features
 from bundle.calibration import fit_isotonic, fit_sigmoid
 from bundle.model import ChurnModel
 from config.scoring import ReasonsParams, RiskParams, RulesParams, ScoreParams
-from features.catalog import FEATURE_NAMES
+from features.catalog import ORDER_FEATURE_NAMES as FEATURE_NAMES
 from scoring.config import ScoreConfig
 
 # The bundled Online Retail export has products but no categories.
