@@ -34,12 +34,18 @@ def test_every_customer_scored_and_every_row_additive(pipeline_run: Path):
     np.testing.assert_allclose(
         scores["base_probability"] + impacts, scores["churn_probability"], atol=1e-9
     )
-    # The stage's probability per customer, recomputed from the booster and calibrator
-    # on that customer's own feature row (joined by id, not by position).
+    # The stage's probability per customer, recomputed from the booster, the linear
+    # part and the calibrator on that customer's own feature row (joined by id, not by
+    # position): w * booster + (1 - w) * linear.
     model = ChurnModel.load(pipeline_run / "models" / "churn")
     rows = latest.set_index("customer_id").loc[scores["customer_id"]]
     x = rows.loc[:, list(model.feature_names)].to_numpy(dtype=np.float64)
     margin = model.booster.predict(x, raw_score=True)
+    if model.linear is not None:
+        w = model.blend_weight
+        margin = w * margin + (1 - w) * (
+            model.linear.intercept + model.linear.standardized(x) @ np.asarray(model.linear.coef)
+        )
     np.testing.assert_allclose(
         scores["churn_probability"], model.calibrator.transform(margin), atol=1e-12
     )
