@@ -7,6 +7,7 @@ Journey cut at any month-end with at least H + 60 days of history, train and sco
 
     python -m benchmarks.sweep_cuts                               # every dataset available
     python -m benchmarks.sweep_cuts --datasets online_retail --out /tmp/sweep.json
+    python -m benchmarks.sweep_cuts --datasets completejourney --cuts 2017-10-01
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point: exit 1 when any cut crashed."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--datasets", nargs="*", default=None, help="names (default: all)")
+    parser.add_argument("--cuts", nargs="*", default=None, help="only these cuts (YYYY-MM-DD)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
     console = Console(width=160)
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         for col in ("cut (rows before)", "ok", "customers scored", "held-out test", "degradations"):
             table.add_column(col)
         for cut in month_ends(ds, params):
+            if args.cuts and cut not in args.cuts:
+                continue
             row = {"dataset": ds.name, **run_cut(ds, params, cut)}
             results.append(row)
             table.add_row(
