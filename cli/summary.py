@@ -60,7 +60,7 @@ def _quality(metrics: dict[str, Any]) -> list[str]:
     means = metrics.get("backtest_mean") or {}
     n = int(metrics["model"]["n"])
     lines = [f"Held-out cutoff {metrics['test_cutoff']} ({n:,} customers):"]
-    lines.append(_metric_row("LightGBM model", metrics["model"], means.get("model")))
+    lines.append(_metric_row("model (GBM + LR blend)", metrics["model"], means.get("model")))
     ordered = sorted(metrics["baselines"], key=lambda k: list(BASELINE_NAMES).index(k)
                      if k in BASELINE_NAMES else len(BASELINE_NAMES))  # fmt: skip
     for key in ordered:
