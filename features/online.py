@@ -25,7 +25,7 @@ from features.catalog import feature_names
 from features.engines import compiled_sql, connect_duckdb, cutoff_frame, finalize, output_schema
 from features.expressions import CUTOFFS_TABLE, ORDERS_TABLE
 from features.inprocess import COMPUTED, features_for
-from features.online_signals import canonical_signals
+from features.online_signals import canonical_signals, naive_utc
 from features.signals import unbound_signals
 from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, STATUSES
 from ingest.signal_schema import SIGNAL_COLUMNS, marker
@@ -129,10 +129,7 @@ def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
     raw = frame[column]
     values: pd.Series
     if kind == "timestamp":
-        values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        values = values.astype("datetime64[us]")
+        values = naive_utc(raw)
     elif kind == "float64":
         values = raw if raw.dtype == "float64" else pd.to_numeric(raw, errors="coerce")
         values = values.astype("float64")

@@ -19,16 +19,22 @@ from ingest.signal_schema import SIGNAL_COLUMNS, marker, required
 _PANDAS = {"string": "object", "float64": "float64", "boolean": "boolean"}
 
 
+def naive_utc(raw: pd.Series) -> pd.Series:
+    """ISO-8601 text or timestamps as naive UTC ``datetime64[us]``; unparseable -> NaT
+    (the caller names the bad rows)."""
+    values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.astype("datetime64[us]")
+
+
 def _column(frame: pd.DataFrame, table: str, column: str, kind: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series([None] * len(frame), index=frame.index, dtype=_PANDAS.get(kind, "object"))
     raw = frame[column]
     values: pd.Series
     if kind == "timestamp":
-        values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        values = values.astype("datetime64[us]")
+        values = naive_utc(raw)
     elif kind == "float64":
         values = pd.to_numeric(raw, errors="coerce").astype("float64")
     elif kind == "boolean":

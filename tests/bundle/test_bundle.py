@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,14 @@ import numpy as np
 import pytest
 
 from benchmarks.synthetic_features import feature_params, synthetic_features
-from bundle.model import BOOSTER_FILE, BUNDLE_FILE, MANIFEST_FILE, BundleError, ChurnModel
+from bundle.model import (
+    BOOSTER_FILE,
+    BUNDLE_FILE,
+    LINEAR_FILE,
+    MANIFEST_FILE,
+    BundleError,
+    ChurnModel,
+)
 from config.features import ValueTiers
 from config.root import load_params
 from features.catalog import CATALOG_VERSION
@@ -167,3 +175,22 @@ def test_a_registered_version_this_code_cannot_load_is_a_bundle_error(monkeypatc
         BundleError, match=r"v7 cannot be loaded by this code.*scoring\.mlflow_model"
     ):
         pyfunc.load_registered_bundle("sqlite:///unused.db", "churn-lgbm", "champion")
+
+
+def test_a_half_written_linear_part_is_refused(model: ChurnModel, tmp_path: Path):
+    model.save(tmp_path / "b")
+    linear = tmp_path / "b" / LINEAR_FILE
+    linear.write_bytes(linear.read_bytes()[:7])
+    with pytest.raises(BundleError, match=r"linear\.json does not match its manifest"):
+        ChurnModel.load(tmp_path / "b")
+
+
+def test_a_blend_weight_outside_0_1_is_refused(model: ChurnModel, tmp_path: Path):
+    model.save(tmp_path / "b")
+    (tmp_path / "b" / LINEAR_FILE).write_text('{"blend_weight": 1.5, "linear": null}')
+    manifest = json.loads((tmp_path / "b" / MANIFEST_FILE).read_text())
+    data = (tmp_path / "b" / LINEAR_FILE).read_bytes()
+    manifest[LINEAR_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (tmp_path / "b" / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"blend_weight 1\.5 outside"):
+        ChurnModel.load(tmp_path / "b")
