@@ -111,10 +111,21 @@ def champion_metrics(
 
 
 def gate_decision(
-    cfg: Params, uri: str, summary: dict[str, Any], test: pd.DataFrame | None, checks: list[Check]
+    cfg: Params,
+    uri: str,
+    summary: dict[str, Any],
+    test: pd.DataFrame | None,
+    checks: list[Check],
+    is_champion: bool = False,
 ) -> tuple[GateDecision, str | None]:
-    """The gate on the backtest means, the champion and the behavioural checks."""
+    """The gate on the backtest means, the champion and the behavioural checks.
+
+    ``is_champion``: the run reproduced the champion's own bundle (same digest, same
+    registered version), which is judged on its own merits, not against itself.
+    """
     champ_version, champ, problem = champion_metrics(uri, cfg, test)
+    if is_champion:
+        champ, problem = None, None
     mean = summary["mean"]
     if mean:
         baselines = {n: m for n, m in mean.items() if n != "model"}
@@ -186,6 +197,9 @@ def register(
             figures=figures,
             documents={"behaviour.json": behaviour},
         )
+    if champ_version is not None and str(version) == champ_version:
+        # a re-run that reproduced the champion's bundle: judge it as the first time
+        decision, _ = gate_decision(cfg, uri, summary, test, checks, is_champion=True)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     status = apply(client, cfg.registry, version, decision)
     return {

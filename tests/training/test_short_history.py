@@ -72,3 +72,19 @@ def test_bundled_export_cut_short_trains_and_states_each_degradation(
     else:
         assert result["split"]["test_cutoff"] == cutoffs[-1].date().isoformat()
         assert result["backtest"]["folds"]
+
+
+@pytest.mark.slow
+def test_a_rerun_that_reproduces_the_champion_keeps_it_champion(
+    orders: Path, tmp_path: Path
+) -> None:
+    """Re-running on unchanged data rebuilds the champion's own bundle (same registered
+    version): it must not be judged against itself and demoted in the report."""
+    snapshots = _snapshots(orders, "2011-12-09", tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = load_params(write_params(tmp_path / "params.yaml", uri))
+    first = run(cfg, snapshots, tmp_path / "m", tmp_path / "b.json", uri, "t")["registry"]
+    second = run(cfg, snapshots, tmp_path / "m", tmp_path / "b.json", uri, "t")["registry"]
+    assert first["alias"] == "champion", first["gate"]
+    assert second["model_version"] == first["model_version"]
+    assert (second["alias"], second["gate"]) == (first["alias"], first["gate"])
