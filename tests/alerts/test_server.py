@@ -23,6 +23,7 @@ from alerts.store import open_store
 from alerts.worklist import build_worklist
 from config.alerts import AlertsParams
 from tests.alerts.helpers import scores_frame
+from tests.servers import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sales-ops-key"
@@ -66,16 +67,7 @@ class Server:
             self.proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_until_ready(self.proc, f"{self.base}/healthz", self.log, timeout=60)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:

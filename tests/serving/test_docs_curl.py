@@ -14,12 +14,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.servers import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY, ADMIN_KEY = "docs-client-key", "docs-admin-key"
@@ -65,16 +65,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"docs server did not become ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_until_ready(proc, f"{url}/readyz", log, timeout=120)
         yield url
     finally:
         proc.terminate()

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 from scoring.results import read_scores
 from serving.backend import PipelineBackend
 from serving.settings import Settings
+from tests.servers import wait_until_ready
 
 KEY, ADMIN = "e2e-client-key", "e2e-admin-key"
 pytestmark = pytest.mark.slow
@@ -51,16 +51,7 @@ def server(pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not become ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_until_ready(proc, f"{base}/readyz", log, timeout=300, interval=0.5)
         yield base
     finally:
         proc.terminate()
