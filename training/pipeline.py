@@ -30,6 +30,7 @@ from training.metrics import (
     probability_metrics,
 )
 from training.model import fit_booster, tune
+from training.recalibrate import forward_calibrator
 from training.split import (
     ALL_LABELLED,
     CutoffSplit,
@@ -114,9 +115,26 @@ def fit_all(
             params, valid_score = tune(train, valid, names, cfg.train, cfg.tuning, cfg.seed)
     linear = None
     if split.mode == ALL_LABELLED:
-        booster, linear, calibrator = fit_blend(train, names, params, cfg.seed)
+        if params.calibration not in ("identity", "auto"):
+            raise ValueError(
+                "split.window=all_labelled leaves no held-out cutoff for a "
+                f"{params.calibration!r} calibrator: set train.calibration: auto (chosen on "
+                "the selection folds) or identity"
+            )
+        plain = params.model_copy(update={"calibration": "identity"})
+        booster, linear, calibrator = fit_blend(train, names, plain, cfg.seed)
         cal_scores: dict[str, float] = {}
         cal_note: dict[str, Any] = {"calibration_data": "none (identity)"}
+        if params.calibration == "auto":  # chosen on the selection folds, out of time
+            folds = selection_splits(
+                snapshots,
+                cfg.features.horizon_days,
+                cfg.split,
+                split.test,
+                cfg.tuning.selection_folds,
+            )
+            calibrator, cal_note = forward_calibrator(snapshots, folds, names, params, cfg)
+            cal_scores = cal_note.get("calibration_mean_brier", {})
     else:
         booster = fit_booster(train, valid, names, params, cfg.seed)
         cal = calibration_data(
@@ -251,6 +269,10 @@ def score_candidate(
     A fold the candidate cannot be fitted on (e.g. ``forward`` calibration without an
     earlier training cutoff) is recorded with its error and left out of the means.
     """
+    if params.calibration == "auto" and cfg.split.window == ALL_LABELLED:
+        # candidates are compared uncalibrated (ROC-AUC does not see a monotone map);
+        # the chosen one gets its calibration from these same folds in fit_all
+        params = params.model_copy(update={"calibration": "identity"})
     folds: list[dict[str, Any]] = []
     for split in splits:
         try:

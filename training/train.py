@@ -297,7 +297,15 @@ def run(
             "params": served.params.model_dump(),
             "selection": served.selection,
             "calibration": model.calibrator.kind,
-            **{k: model.metadata.get(k) for k in ("calibration_cutoffs", "calibration_base_rate")},
+            **{
+                k: model.metadata.get(k)
+                for k in (
+                    "calibration_cutoffs",
+                    "calibration_base_rate",
+                    "calibration_choice",
+                    "calibration_mean_brier",
+                )
+            },
         },
         "tuning": {"enabled": cfg.tuning.enabled, "pinned": pinned},
         "behaviour": {c.name: {"passed": c.passed, "detail": c.detail} for c in checks},
@@ -360,6 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     name, version = cfg.registry.model_name, reg.get("model_version")
     for note in result["degradations"]:
         console.print(f"[yellow]degraded:[/] {note}")
+    served = result["served"]
+    if served.get("calibration_choice"):  # train.calibration: auto (all_labelled)
+        briers = served.get("calibration_mean_brier") or {}
+        detail = ", ".join(f"{k} {v:.4f}" for k, v in briers.items())
+        console.print(
+            f"calibration: {served['calibration_choice']}"
+            + (f" (forward-chained mean Brier on the folds: {detail})" if detail else "")
+        )
     console.print(f"[bold]{name}[/] v{version}: {reg['alias']} — {reg['gate']}")
     if reg["alias"] == "candidate" and reg.get("champion_before") is None:
         console.print(

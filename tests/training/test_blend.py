@@ -133,6 +133,11 @@ def test_all_labelled_needs_identity_calibration(snapshots: pd.DataFrame) -> Non
     params = TrainParams(calibration="sigmoid", num_boost_round=5)
     with pytest.raises(ValueError, match=r"train\.calibration: identity"):
         fit_blend(snapshots, names, params, 0)
+    cfg = load_params(ROOT / "params.yaml")
+    cutoffs = labelled_cutoffs(snapshots)
+    split = split_cutoffs(cutoffs, H, cfg.split, test=cutoffs[-1])
+    with pytest.raises(ValueError, match=r"train\.calibration: auto"):
+        fit_all(snapshots, split, cfg, params=params)
 
 
 def test_grid_is_crossed_with_every_combination() -> None:
