@@ -92,6 +92,18 @@ NO_REFERENCE_SENTENCES: dict[str, tuple[str, str]] = {
     "overdue_ratio": MISSING_SENTENCES["gap_mean_days"],
     "overdue_days": MISSING_SENTENCES["gap_mean_days"],
 }
+# Sentences for an ``own`` gap feature whose usual gap reads "1 day" or less (same-day
+# repeat orders; the features floor it at features.min_usual_gap_days): "182x the usual gap
+# of 1 day" would be true to the floor but reads like an error. {days}: days since the last
+# order. Gaps that round to 1 day or less (< SHORT_GAP_DAYS) get this sentence.
+SHORT_GAP_SENTENCES: dict[str, tuple[str, str]] = {
+    name: (
+        "No order for {days} days; earlier orders were a day or less apart",
+        "已 {days} 天未下单；此前的订单间隔约一天或更短",
+    )
+    for name in ("overdue_ratio", "overdue_days")
+}
+SHORT_GAP_DAYS = 1.5
 MISSING_SENTENCES["overdue_days"] = MISSING_SENTENCES["gap_mean_days"]
 MISSING_SENTENCES["gap_cv"] = MISSING_SENTENCES["gap_std_days"]
 
@@ -210,6 +222,10 @@ def render_sentence(
     if missing is not None:
         en, zh = missing
         return (en if lang == "en" else zh).format(name=feature_name)
+    if feature_name in SHORT_GAP_SENTENCES and float(reference) < SHORT_GAP_DAYS:
+        since = value * reference if feature_name == "overdue_ratio" else value + reference
+        en, zh = SHORT_GAP_SENTENCES[feature_name]
+        return (en if lang == "en" else zh).format(days=format_number(since, "days", lang))
     template = feature.template_en if lang == "en" else feature.template_zh
     fields = template_fields(feature, float(value), float(reference), lang, currency)
     return template.format(**fields)

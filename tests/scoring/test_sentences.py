@@ -31,6 +31,21 @@ def test_overdue_ratio_cites_the_usual_gap_in_days():
     )
 
 
+def test_a_usual_gap_of_a_day_or_less_is_not_quoted_as_a_multiple():
+    """Same-day repeat orders floor the usual gap at 1 day; "182x the usual gap of 1 day"
+    is true to the floor but reads like an error."""
+    en = "No order for 182 days; earlier orders were a day or less apart"
+    assert render_sentence("overdue_ratio", 182.4, 1.0, "en") == en
+    assert render_sentence("overdue_days", 181.6, 0.4, "en") == en
+    assert render_sentence("overdue_ratio", 182.4, 1.0, "zh-CN") == (
+        "已 182 天未下单；此前的订单间隔约一天或更短"
+    )
+    assert render_sentence("overdue_ratio", 121.0, 1.4, "en").startswith("No order for 169 days")
+    assert render_sentence("overdue_ratio", 2.0, 1.6, "en") == (
+        "No order for 2.0× the usual gap of 2 days"
+    )
+
+
 def test_trend_says_whether_it_fell_or_rose():
     assert (
         render_sentence("spend_trend_90d", -0.62, 800.0, "en")

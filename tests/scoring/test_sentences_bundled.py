@@ -113,6 +113,7 @@ def test_every_written_reason_reads_in_its_direction(bundled) -> None:
             _check_sentence(r["text_zh"], "zh-CN", r["feature"])
             if orders[cid] <= 1:
                 assert "usual gap of" not in r["text_en"], (cid, r)
+            assert "usual gap of 1 day" not in r["text_en"], (cid, r)  # same-day orders
             seen += 1
         assert (
             level != "low" or not reasons or all(r["code"].startswith("PROTECT_") for r in reasons)
