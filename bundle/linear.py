@@ -35,12 +35,20 @@ class LinearPart:
     coef: tuple[float, ...]
     intercept: float
     c: float  # inverse L2 strength it was fitted with (reported, not used to predict)
+    # training range of each standardised input: an input is clipped to it, so a feature
+    # nearly constant in training (tiny scale) cannot extrapolate to a huge log-odds on a
+    # later cutoff (the booster saturates the same way). None: no clipping (older bundles)
+    low: tuple[float, ...] | None = None
+    high: tuple[float, ...] | None = None
 
     def standardized(self, x: Array) -> Array:
         """The model inputs ``z`` for a feature matrix ``x`` (n, k)."""
         t = symlog(np.asarray(x, dtype=np.float64))
         t = np.where(np.isnan(t), np.asarray(self.fill), t)
-        return (t - np.asarray(self.mean)) / np.asarray(self.scale)
+        z = (t - np.asarray(self.mean)) / np.asarray(self.scale)
+        if self.low is not None and self.high is not None:
+            z = np.clip(z, np.asarray(self.low), np.asarray(self.high))
+        return z
 
     def margin(self, x: Array) -> Array:
         """Log-odds of the linear part per row."""
@@ -59,6 +67,8 @@ class LinearPart:
             "coef": list(self.coef),
             "intercept": self.intercept,
             "c": self.c,
+            **({} if self.low is None else {"low": list(self.low)}),
+            **({} if self.high is None else {"high": list(self.high)}),
         }
 
     @classmethod
@@ -70,17 +80,41 @@ class LinearPart:
             raise ValueError(f"linear part: {bad} do not have {n_features} values")
         if any(s <= 0 for s in vectors["scale"]):
             raise ValueError("linear part: scale values must be > 0")
-        return cls(**vectors, intercept=float(d["intercept"]), c=float(d["c"]))
+        bounds: dict[str, tuple[float, ...] | None] = {"low": None, "high": None}
+        for key in ("low", "high"):
+            if key in d:
+                bounds[key] = tuple(float(v) for v in d[key])
+                if len(bounds[key] or ()) != n_features:
+                    raise ValueError(f"linear part: {key!r} does not have {n_features} values")
+        if (bounds["low"] is None) != (bounds["high"] is None):
+            raise ValueError("linear part: 'low' and 'high' come together")
+        if bounds["low"] is not None and any(
+            lo > hi for lo, hi in zip(bounds["low"], bounds["high"] or (), strict=True)
+        ):
+            raise ValueError("linear part: a 'low' bound is above its 'high' bound")
+        return cls(**vectors, intercept=float(d["intercept"]), c=float(d["c"]), **bounds)
 
 
-def fit_transform_stats(x: Array) -> tuple[Array, Array, Array, Array]:
-    """(z, fill, mean, scale) of a training matrix, as :class:`LinearPart` applies them."""
+def fit_transform_stats(
+    x: Array, winsor: float = 0.0
+) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """(z, fill, mean, scale, low, high) of a training matrix, as :class:`LinearPart`
+    applies them.
+
+    Each symlog input is winsorised at its training ``winsor`` and ``1 - winsor``
+    quantiles before standardising, and ``low``/``high`` are the standardised bounds, so
+    training rows and later rows are clipped alike and ``z`` has mean 0 on the training
+    rows. A feature that is constant but for under ``winsor`` of the rows carries no
+    weight (its rare values would otherwise sit dozens of standard deviations out).
+    """
     t = symlog(np.asarray(x, dtype=np.float64))
     with np.errstate(all="ignore"):
         fill = np.nanmedian(np.where(np.isnan(t).all(axis=0), 0.0, t), axis=0)
     fill = np.where(np.isnan(fill), 0.0, fill)
     t = np.where(np.isnan(t), fill, t)
+    lo, hi = np.quantile(t, [winsor, 1.0 - winsor], axis=0, method="nearest")
+    t = np.clip(t, lo, hi)
     mean = t.mean(axis=0)
     scale = t.std(axis=0)
     scale = np.where(scale > 1e-12, scale, 1.0)
-    return (t - mean) / scale, fill, mean, scale
+    return (t - mean) / scale, fill, mean, scale, (lo - mean) / scale, (hi - mean) / scale

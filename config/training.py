@@ -60,6 +60,9 @@ class TrainParams(Frozen):
     # regression on symlog features (bundle/linear.py) with inverse strength linear_c
     blend_weight: float = Field(default=1.0, ge=0, le=1)
     linear_c: float = Field(default=0.1, gt=0)
+    # each symlog input of the linear part is winsorised at this training quantile (and
+    # 1 - it): a rare value cannot sit dozens of standard deviations out on a later cutoff
+    linear_winsor: float = Field(default=0.005, ge=0, lt=0.5)
 
 
 class TuningParams(Frozen):

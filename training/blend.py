@@ -29,7 +29,7 @@ from training.linear import fit_linear
 from training.model import fit_fixed
 
 #: TrainParams keys that do not change the booster.
-_NOT_BOOSTER = {"blend_weight", "linear_c", "calibration", "calibration_data"}
+_NOT_BOOSTER = {"blend_weight", "linear_c", "linear_winsor", "calibration", "calibration_data"}
 _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 64
 
@@ -82,7 +82,14 @@ def fit_blend(
     linear = None
     if params.blend_weight < 1.0:
         linear = _memo(
-            _key("linear", rows, names, {"c": params.linear_c, "monotone": params.monotone}),
-            lambda: fit_linear(rows, names, params.linear_c, params.monotone),
+            _key(
+                "linear",
+                rows,
+                names,
+                {"c": params.linear_c, "monotone": params.monotone, "w": params.linear_winsor},
+            ),
+            lambda: fit_linear(
+                rows, names, params.linear_c, params.monotone, params.linear_winsor
+            ),
         )
     return booster, linear, IdentityCalibrator()

@@ -30,10 +30,13 @@ def _objective(
     return loss, np.append(z.T @ g + coef, g.sum())
 
 
-def fit_linear(rows: pd.DataFrame, names: list[str], c: float, monotone: bool = True) -> LinearPart:
+def fit_linear(
+    rows: pd.DataFrame, names: list[str], c: float, monotone: bool = True, winsor: float = 0.0
+) -> LinearPart:
     """Logistic regression of ``label`` on the symlog, median-filled, standardised
-    features ``names`` of ``rows``; coefficient signs follow the catalog directions
-    when ``monotone``. Deterministic (no random start).
+    features ``names`` of ``rows``, each winsorised at its training ``winsor`` quantiles
+    (:func:`bundle.linear.fit_transform_stats`); coefficient signs follow the catalog
+    directions when ``monotone``. Deterministic (no random start).
 
     Raises
     ------
@@ -43,7 +46,9 @@ def fit_linear(rows: pd.DataFrame, names: list[str], c: float, monotone: bool = 
     y = rows["label"].to_numpy()
     if len(np.unique(y)) < 2:
         raise ValueError("linear part: the training rows hold only one label class")
-    z, fill, mean, scale = fit_transform_stats(rows.loc[:, names].to_numpy(dtype=np.float64))
+    z, fill, mean, scale, low, high = fit_transform_stats(
+        rows.loc[:, names].to_numpy(dtype=np.float64), winsor
+    )
     s = np.where(y == 1, 1.0, -1.0)
     bounds: list[tuple[float | None, float | None]] = []
     for name in names:
@@ -67,4 +72,6 @@ def fit_linear(rows: pd.DataFrame, names: list[str], c: float, monotone: bool = 
         coef=tuple(float(v) for v in res.x[:-1]),
         intercept=float(res.x[-1]),
         c=float(c),
+        low=tuple(float(v) for v in low),
+        high=tuple(float(v) for v in high),
     )
