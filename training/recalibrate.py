@@ -105,6 +105,15 @@ def choose(folds: list[FoldMargins]) -> tuple[Calibrator, dict[str, Any]]:
     record: dict[str, Any] = {
         "calibration_data": "selection folds (forward-chained)",
         "calibration_cutoffs": [f.cutoff.date().isoformat() for f in folds],
+        # calibration-in-the-large out of time, per fold: how the base rate drifts
+        "calibration_folds": [
+            {
+                "cutoff": f.cutoff.date().isoformat(),
+                "churn_rate": round(float(f.label.mean()), 4),
+                "mean_probability": round(float(expit(f.margin).mean()), 4),
+            }
+            for f in folds
+        ],
     }
     if len(folds) < MIN_FOLDS:
         record["calibration_choice"] = (

@@ -304,6 +304,7 @@ def run(
                     "calibration_base_rate",
                     "calibration_choice",
                     "calibration_mean_brier",
+                    "calibration_folds",
                 )
             },
         },

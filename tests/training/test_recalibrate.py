@@ -77,6 +77,9 @@ def test_fit_all_chooses_on_folds_before_the_test_cutoff() -> None:
     assert used == [f.test for f in folds] and len(used) >= MIN_FOLDS
     assert all(c + pd.Timedelta(days=H) <= split.test for c in used)  # labels end by T
     assert meta["calibration_choice"] in ("shift", "sigmoid")
+    drift = meta["calibration_folds"]
+    assert [d["cutoff"] for d in drift] == [c.date().isoformat() for c in used]
+    assert all(d["mean_probability"] < d["churn_rate"] for d in drift[1:])  # under-predicts
     test = snapshots.loc[snapshots["cutoff"] == split.test]
     p = model.predict_proba(test)
     plain = expit(model.margin(test))
