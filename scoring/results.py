@@ -134,27 +134,67 @@ def reasons_column(
     return pa.ListArray.from_arrays(pa.array(offsets), structs)
 
 
+def _distinct_rows(frame: pd.DataFrame) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(first row of each distinct row, distinct-row id of every row); floats compared
+    bit for bit, so rows sharing an id render the same sentence."""
+    keys = []
+    for name in frame.columns:
+        col = frame[name].to_numpy()
+        if col.dtype.kind == "f":
+            keys.append(np.ascontiguousarray(col, dtype=np.float64).view(np.int64))
+        else:
+            keys.append(pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64))
+    _, first, codes = np.unique(
+        np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    return first, codes.ravel()
+
+
 def rules_column(snapshot: pd.DataFrame, rules_params: RulesParams) -> pa.ListArray:
-    """Triggered vendor rules per row as an Arrow list<struct<code, text_en, text_zh>>."""
+    """Triggered vendor rules per row as an Arrow list<struct<code, text_en, text_zh>>.
+
+    Rules are listed in rule order; each rule's sentences are rendered once per
+    distinct row of the features it reads.
+    """
     fired = evaluate_rules(snapshot, rules_params)
-    per_row: list[list[dict[str, str]]] = [[] for _ in range(len(snapshot))]
-    for code in fired.columns:
+    rows, codes, en, zh = [], [], [], []
+    for k, code in enumerate(fired.columns):
         positions = np.flatnonzero(fired[code].to_numpy(bool))
         if not len(positions):
             continue
+        values = snapshot.iloc[positions][list(BY_CODE[code].requires)]
+        first, which = _distinct_rows(values)
         records: list[dict[str, Any]] = [
-            {str(k): v for k, v in rec.items()}
-            for rec in snapshot.iloc[positions][list(BY_CODE[code].requires)].to_dict("records")
+            {str(c): v for c, v in rec.items()} for rec in values.iloc[first].to_dict("records")
         ]
-        for pos, row in zip(positions, records, strict=True):
-            per_row[pos].append(
-                {
-                    "code": code,
-                    "text_en": render_rule(code, row, rules_params, "en"),
-                    "text_zh": render_rule(code, row, rules_params, "zh-CN"),
-                }
-            )
-    return pa.array(per_row, pa.list_(RULE_TYPE))
+        langs = ("en", "zh-CN")
+        texts = np.array(
+            [[render_rule(code, r, rules_params, lang) for lang in langs] for r in records],
+            dtype=object,
+        ).reshape(-1, 2)
+        rows.append(positions)
+        codes.append(np.full(len(positions), k))
+        en.append(texts[which, 0])
+        zh.append(texts[which, 1])
+    names = np.array(list(fired.columns), dtype=object)
+    if rows:
+        row, code_i = np.concatenate(rows), np.concatenate(codes)
+        order = np.lexsort((code_i, row))  # by row, then rule order
+        row, code_i = row[order], code_i[order]
+        text_en, text_zh = np.concatenate(en)[order], np.concatenate(zh)[order]
+    else:
+        row = code_i = np.empty(0, dtype=np.int64)
+        text_en = text_zh = np.empty(0, dtype=object)
+    structs = pa.StructArray.from_arrays(
+        [
+            pa.array(names[code_i], pa.string()),
+            pa.array(text_en, pa.string()),
+            pa.array(text_zh, pa.string()),
+        ],
+        fields=list(RULE_TYPE),
+    )
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=len(snapshot)))])
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), structs)
 
 
 def score_customers(

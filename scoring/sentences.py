@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from config.features import TIER_NAMES
 from features.catalog import BY_NAME, Feature
 from features.wording import UNIT_WORDS
@@ -238,8 +240,22 @@ def render_many(
     lang: str,
     currency: str | None = None,
 ) -> list[str]:
-    """:func:`render_sentence` over aligned sequences (one feature, many customers)."""
-    return [
-        render_sentence(feature_name, v, r, lang, currency)
-        for v, r in zip(values, references, strict=True)
-    ]
+    """:func:`render_sentence` over aligned sequences (one feature, many customers).
+
+    Each distinct (value, reference) pair, compared bit for bit, is rendered once and
+    shared: customers with the same counts, days or tier read the same sentence, and
+    a million reasons hold far fewer distinct pairs.
+    """
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    r = np.ascontiguousarray(references, dtype=np.float64)
+    if len(v) != len(r):
+        raise ValueError(f"{len(v)} values but {len(r)} references")
+    if len(v) == 0:
+        return []
+    pair = np.stack([v.view(np.int64), r.view(np.int64)], axis=1)
+    first, codes = np.unique(pair, axis=0, return_index=True, return_inverse=True)[1:]
+    rendered = np.array(
+        [render_sentence(feature_name, v[i], r[i], lang, currency) for i in first],
+        dtype=object,
+    )
+    return list(rendered[codes.ravel()])

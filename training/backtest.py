@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from config.root import Params
 from training.metrics import average_precision_fast, roc_auc
 from training.pipeline import FittedRun, evaluate_frame, fit_all, score_frame
+from training.resample import Levels, average_precision_many, chunks, counts, roc_auc_many
 from training.split import CutoffSplit, part
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ FOLD_KEYS = ("roc_auc", "pr_auc", "brier", "ece", "base_rate")
 _METRIC_FN: dict[str, Callable[[NDArray[Any], NDArray[Any]], float]] = {
     "roc_auc": roc_auc,
     "pr_auc": average_precision_fast,
+}
+#: The same metrics over many resamples at once, and whether their levels run high first.
+_METRIC_MANY: dict[str, tuple[Callable[[Levels, NDArray[np.float64]], NDArray[Any]], bool]] = {
+    "roc_auc": (roc_auc_many, False),
+    "pr_auc": (average_precision_many, True),
 }
 
 
@@ -88,16 +94,35 @@ def paired_mean_difference(
     point = float(np.mean([fn(f.y, f.scores["model"]) - fn(f.y, f.scores[other]) for f in folds]))
     rng = np.random.default_rng(seed)
     diffs = np.full(n_boot, np.nan)
-    for i in range(n_boot):
+    many, descending = _METRIC_MANY[metric]
+    levels = [
+        (Levels.of(f.y, f.scores["model"], descending), Levels.of(f.y, f.scores[other], descending))
+        for f in folds
+    ]
+    for start, stop in chunks(n_boot, sum(f.y.size for f in folds)):
+        # the draws of the per-resample loop, in its order: a one-class resample of a
+        # fold ends that resample (NaN) and its later folds are not drawn
+        complete: list[int] = []
+        drawn: list[list[NDArray[Any]]] = [[] for _ in folds]
+        for i in range(start, stop):
+            this = []
+            for f in folds:
+                idx = rng.integers(0, f.y.size, f.y.size)
+                yi = f.y[idx]
+                if yi.min() == yi.max():
+                    break
+                this.append(idx)
+            else:
+                complete.append(i)
+                for j, idx in enumerate(this):
+                    drawn[j].append(idx)
+        if not complete:
+            continue
         per_fold = []
-        for f in folds:
-            idx = rng.integers(0, f.y.size, f.y.size)
-            yi = f.y[idx]
-            if yi.min() == yi.max():
-                break
-            per_fold.append(fn(yi, f.scores["model"][idx]) - fn(yi, f.scores[other][idx]))
-        else:
-            diffs[i] = np.mean(per_fold)
+        for (level_model, level_other), f, idx_list in zip(levels, folds, drawn, strict=True):
+            w = counts(np.stack(idx_list), f.y.size)
+            per_fold.append(many(level_model, w) - many(level_other, w))
+        diffs[complete] = np.mean(np.stack(per_fold, axis=1), axis=1)
     tail = (1 - level) / 2 * 100
     lo, hi = np.nanpercentile(diffs, [tail, 100 - tail])
     return {"baseline": other, "diff": point, "ci_low": float(lo), "ci_high": float(hi)}

@@ -32,6 +32,22 @@ from training.model import fit_fixed
 _NOT_BOOSTER = {"blend_weight", "linear_c", "linear_winsor", "calibration", "calibration_data"}
 _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 64
+_DIGESTS: OrderedDict[int, tuple[pd.DataFrame, str]] = OrderedDict()
+
+
+def content_digest(rows: pd.DataFrame) -> str:
+    """SHA-256 of the frame's values, remembered for the same frame object (a selection
+    passes one training frame per fold to every candidate; frames are not mutated)."""
+    held = _DIGESTS.get(id(rows))
+    if held is not None and held[0] is rows:
+        return held[1]
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()
+    ).hexdigest()
+    _DIGESTS[id(rows)] = (rows, digest)
+    if len(_DIGESTS) > 16:
+        _DIGESTS.popitem(last=False)
+    return digest
 
 
 def _key(kind: str, rows: pd.DataFrame, names: list[str], settings: dict[str, Any]) -> str:
@@ -39,9 +55,7 @@ def _key(kind: str, rows: pd.DataFrame, names: list[str], settings: dict[str, An
         "kind": kind,
         "cutoffs": sorted(str(t) for t in pd.unique(rows["cutoff"])),
         "rows": len(rows),
-        "ids": hashlib.sha256(
-            pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()
-        ).hexdigest(),
+        "ids": content_digest(rows),
         "names": names,
         "settings": settings,
     }
@@ -89,7 +103,12 @@ def fit_blend(
                 {"c": params.linear_c, "monotone": params.monotone, "w": params.linear_winsor},
             ),
             lambda: fit_linear(
-                rows, names, params.linear_c, params.monotone, params.linear_winsor
+                rows,
+                names,
+                params.linear_c,
+                params.monotone,
+                params.num_threads,
+                winsor=params.linear_winsor,
             ),
         )
     return booster, linear, IdentityCalibrator()

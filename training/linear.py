@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from bundle.linear import LinearPart, fit_transform_stats
 from features.catalog import BY_NAME
@@ -31,12 +32,21 @@ def _objective(
 
 
 def fit_linear(
-    rows: pd.DataFrame, names: list[str], c: float, monotone: bool = True, winsor: float = 0.0
+    rows: pd.DataFrame,
+    names: list[str],
+    c: float,
+    monotone: bool = True,
+    threads: int = 1,
+    winsor: float = 0.0,
 ) -> LinearPart:
     """Logistic regression of ``label`` on the symlog, median-filled, standardised
     features ``names`` of ``rows``, each winsorised at its training ``winsor`` quantiles
     (:func:`bundle.linear.fit_transform_stats`); coefficient signs follow the catalog
     directions when ``monotone``. Deterministic (no random start).
+
+    The solver's matrix products run on ``threads`` BLAS threads (``train.num_threads``,
+    like the booster): on a few thousand rows more threads only add synchronisation,
+    several times the whole fit on a busy machine.
 
     Raises
     ------
@@ -59,10 +69,11 @@ def fit_linear(
     bounds.append((None, None))  # intercept
     rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
     start = np.append(np.zeros(z.shape[1]), np.log(rate / (1 - rate)))
-    res = minimize(
-        _objective, start, args=(z, s, c), jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": 10000, "gtol": 1e-10, "ftol": 1e-15},
-    )  # fmt: skip
+    with threadpool_limits(limits=threads, user_api="blas"):
+        res = minimize(
+            _objective, start, args=(z, s, c), jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": 10000, "gtol": 1e-10, "ftol": 1e-15},
+        )  # fmt: skip
     if not res.success and "ABNORMAL" not in str(res.message):
         raise ValueError(f"linear part: the solver did not converge: {res.message}")
     return LinearPart(

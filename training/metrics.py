@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import rankdata
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss
+
+from training.resample import (
+    Levels,
+    chunks,
+    counts,
+    roc_auc_many,
+)
 
 Array = NDArray[np.float64]
 
@@ -44,9 +50,10 @@ def roc_auc(y: NDArray[Any], score: NDArray[Any]) -> float:
 
 
 def pr_auc(y: NDArray[Any], score: NDArray[Any]) -> float:
-    """Area under the precision-recall curve as average precision."""
+    """Area under the precision-recall curve as average precision (sklearn's
+    ``average_precision_score``, :func:`average_precision_sklearn`)."""
     y_arr, s_arr = _check(y, score)
-    return float(average_precision_score(y_arr, s_arr))
+    return average_precision_sklearn(y_arr, s_arr)
 
 
 def average_precision_fast(y: NDArray[Any], score: NDArray[Any]) -> float:
@@ -90,6 +97,44 @@ def top_k(y: NDArray[Any], score: NDArray[Any], fraction: float) -> tuple[float,
     return precision, precision / float(y_arr.mean())
 
 
+def brier(y: NDArray[Any], prob: NDArray[Any]) -> float:
+    """sklearn's ``brier_score_loss`` of 0/1 labels, the same arithmetic (bit-identical)
+    without its input validation."""
+    y_arr = np.asarray(y, dtype=np.float64)
+    sq = ((1.0 - y_arr) - (1.0 - prob)) ** 2 + (y_arr - prob) ** 2
+    return float(np.average(sq) * 0.5)
+
+
+def binary_log_loss(y: NDArray[Any], prob: NDArray[Any]) -> float:
+    """sklearn's ``log_loss`` of 0/1 labels, the same arithmetic (bit-identical) without
+    its input validation."""
+    eps = np.finfo(np.float64).eps
+    y_arr = np.asarray(y)
+    neg = np.clip(1.0 - prob, eps, 1 - eps)
+    pos = np.clip(prob, eps, 1 - eps)
+    loss = -(np.where(y_arr == 1, 0.0, np.log(neg)) + np.where(y_arr == 1, np.log(pos), 0.0))
+    return float(np.average(loss))
+
+
+def average_precision_sklearn(y: NDArray[Any], score: NDArray[Any]) -> float:
+    """sklearn's ``average_precision_score`` of 0/1 labels, its own arithmetic
+    (precision-recall curve reversed, step integral; bit-identical) without its input
+    validation."""
+    y_arr = np.asarray(y, dtype=np.float64)
+    order = np.argsort(score, kind="mergesort")[::-1]
+    s_sorted, y_sorted = np.asarray(score)[order], y_arr[order]
+    thresholds = np.r_[np.flatnonzero(np.diff(s_sorted)), y_arr.size - 1]
+    tps = np.cumsum(y_sorted)[thresholds]
+    fps = 1 + thresholds - tps
+    ps = tps + fps
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(ps != 0, np.divide(tps, ps), 0.0)
+    recall = np.full(tps.shape, 1.0) if tps[-1] == 0 else tps / tps[-1]
+    precision = np.r_[precision[::-1], 1.0]
+    recall = np.r_[recall[::-1], 0.0]
+    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+
+
 def probability_metrics(
     y: NDArray[Any], prob: NDArray[Any], top_fractions: tuple[float, ...], ece_bins: int
 ) -> dict[str, float]:
@@ -100,8 +145,8 @@ def probability_metrics(
     out = {
         "roc_auc": roc_auc(y_arr, p),
         "pr_auc": pr_auc(y_arr, p),
-        "brier": float(brier_score_loss(y_arr, p)),
-        "log_loss": float(log_loss(y_arr, np.clip(p, _LOGLOSS_EPS, 1 - _LOGLOSS_EPS))),
+        "brier": brier(y_arr, p),
+        "log_loss": binary_log_loss(y_arr, np.clip(p, _LOGLOSS_EPS, 1 - _LOGLOSS_EPS)),
         "ece": expected_calibration_error(y_arr, p, ece_bins),
         "base_rate": float(y_arr.mean()),
         "n": float(y_arr.size),
@@ -142,13 +187,10 @@ def bootstrap_auc_difference(
     _, b = _check(y, score_b)
     rng = np.random.default_rng(seed)
     diffs = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = rng.integers(0, y_arr.size, y_arr.size)
-        yi = y_arr[idx]
-        if yi.min() == yi.max():
-            diffs[i] = np.nan
-            continue
-        diffs[i] = roc_auc(yi, a[idx]) - roc_auc(yi, b[idx])
+    level_a, level_b = Levels.of(y_arr, a), Levels.of(y_arr, b)
+    for start, stop in chunks(n_boot, y_arr.size):  # same draws as one per resample
+        w = counts(rng.integers(0, y_arr.size, (stop - start, y_arr.size)), y_arr.size)
+        diffs[start:stop] = roc_auc_many(level_a, w) - roc_auc_many(level_b, w)
     tail = (1 - level) / 2 * 100
     lo, hi = np.nanpercentile(diffs, [tail, 100 - tail])
     return {

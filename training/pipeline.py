@@ -14,19 +14,18 @@ import numpy as np
 import pandas as pd
 
 from bundle.model import ChurnModel
-from bundle.rules import evaluate_rules
 from config.progress import steps
 from config.root import Params
 from config.training import SplitParams, TrainParams
 from features.catalog import FEATURE_NAMES
 from training.baselines import Baselines, fit_baselines
-from training.blend import fit_blend
+from training.blend import content_digest, fit_blend
 from training.calibrate import choose_calibrator
 from training.calibration_data import calibration_data
+from training.fold_memo import FoldMemo, baseline_metrics
 from training.metrics import (
     bootstrap_auc_difference,
     bootstrap_ece,
-    flag_metrics,
     probability_metrics,
 )
 from training.model import fit_booster, tune
@@ -96,15 +95,19 @@ def fit_all(
     split: CutoffSplit,
     cfg: Params,
     params: TrainParams | None = None,
+    memo: FoldMemo | None = None,
 ) -> FittedRun:
     """Tune (unless ``params`` is given), fit, calibrate, and fit the baselines.
+
+    ``memo``: the fold's shared work (:class:`FoldMemo`), here its training rows.
 
     The calibrator is fitted on the out-of-sample margins chosen by
     ``params.calibration_data`` (:mod:`training.calibration_data`), never on the test
     cutoff.
     """
     names = feature_columns(snapshots)
-    train, valid = train_part(snapshots, split), valid_part(snapshots, split)
+    train = train_part(snapshots, split) if memo is None else memo.train_rows(snapshots, split)
+    valid = valid_part(snapshots, split)
     valid_score: float | None = None
     selection: dict[str, Any] | None = None
     if params is None:
@@ -149,13 +152,21 @@ def fit_all(
         calibrator,
         tuple(names),
         cfg.features,
-        reference=reference_medians(train, names),
+        reference=_medians(train, names, memo),
         metadata={"params": params.model_dump(), **split.describe(), **cal_note},
         linear=linear,
         blend_weight=params.blend_weight,
     )
     baselines = _baselines(train, cfg)
     return FittedRun(model, baselines, params, valid_score, cal_scores, selection)
+
+
+def _medians(train: pd.DataFrame, names: list[str], memo: FoldMemo | None) -> dict[str, float]:
+    if memo is None:
+        return reference_medians(train, names)
+    if memo.medians is None:
+        memo.medians = reference_medians(train, names)
+    return dict(memo.medians)
 
 
 _BASELINES: dict[str, Baselines] = {}
@@ -167,7 +178,7 @@ def _baselines(train: pd.DataFrame, cfg: Params) -> Baselines:
         (
             sorted(str(t) for t in pd.unique(train["cutoff"])),
             len(train),
-            int(pd.util.hash_pandas_object(train, index=False).sum()),
+            content_digest(train),
             cfg.baselines,
             cfg.rules,
             cfg.features.horizon_days,
@@ -191,20 +202,27 @@ def evaluate_frame(
     baselines: Baselines,
     cfg: Params,
     with_ci: bool = True,
+    memo: FoldMemo | None = None,
 ) -> dict[str, Any]:
     """Metrics of the model and every baseline on one labelled cutoff, plus the bar.
 
     ``vs_best_baseline`` holds the bootstrap interval of the ROC-AUC difference between
-    the model and the baseline with the highest ROC-AUC.
+    the model and the baseline with the highest ROC-AUC. ``memo``: what candidates
+    scored on the same rows share (:class:`FoldMemo`).
     """
     ev = cfg.evaluate
     y = frame["label"].to_numpy()
-    scores = score_frame(frame, model, baselines)
+    if memo is None:
+        p_model = model.predict_proba(frame)
+        base_scores, base_metrics = baseline_metrics(frame, baselines, cfg)
+    else:
+        p_model = memo.model_proba(frame, model)
+        base_scores, base_metrics = memo.baseline_metrics(frame, baselines, cfg)
+    scores = {"model": p_model, **base_scores}
     metrics = {
-        name: probability_metrics(y, p, ev.top_fractions, ev.ece_bins) for name, p in scores.items()
+        "model": probability_metrics(y, p_model, ev.top_fractions, ev.ece_bins),
+        **{n: dict(m) for n, m in base_metrics.items()},
     }
-    flags = evaluate_rules(frame, cfg.rules).any(axis=1).to_numpy()
-    metrics["rules"].update(flag_metrics(y, flags))
     base_names = [n for n in scores if n != "model"]
     best = max(base_names, key=lambda n: metrics[n]["roc_auc"])
     ci = (
@@ -262,9 +280,16 @@ def selection_splits(
 
 
 def score_candidate(
-    snapshots: pd.DataFrame, cfg: Params, params: TrainParams, splits: list[CutoffSplit]
+    snapshots: pd.DataFrame,
+    cfg: Params,
+    params: TrainParams,
+    splits: list[CutoffSplit],
+    memos: dict[pd.Timestamp, FoldMemo] | None = None,
 ) -> dict[str, Any]:
     """Model and best-baseline metrics of one candidate on each selection fold + means.
+
+    ``memos``: one :class:`FoldMemo` per fold test cutoff, shared by the candidates of
+    one comparison on the same ``snapshots``.
 
     A fold the candidate cannot be fitted on (e.g. ``forward`` calibration without an
     earlier training cutoff) is recorded with its error and left out of the means.
@@ -275,13 +300,14 @@ def score_candidate(
         params = params.model_copy(update={"calibration": "identity"})
     folds: list[dict[str, Any]] = []
     for split in splits:
+        memo = None if memos is None else memos.setdefault(split.test, FoldMemo())
         try:
-            fitted = fit_all(snapshots, split, cfg, params=params)
+            fitted = fit_all(snapshots, split, cfg, params, memo)
         except ValueError as exc:
             folds.append({"test_cutoff": split.test.date().isoformat(), "error": str(exc)})
             continue
         report = evaluate_frame(
-            part(snapshots, split.test), fitted.model, fitted.baselines, cfg, with_ci=False
+            part(snapshots, split.test), fitted.model, fitted.baselines, cfg, False, memo
         )
         base = report["baselines"]
         folds.append(
@@ -354,7 +380,8 @@ def select_grid(
     entries = grid_entries(cfg.tuning.grid, cfg.tuning.cross)
     candidates = grid_candidates(cfg.train, entries)
     label = f"tuning grid for {split.test.date()}"
-    results = [score_candidate(snapshots, cfg, p, splits) for p in steps(candidates, label)]
+    memos: dict[pd.Timestamp, FoldMemo] = {}
+    results = [score_candidate(snapshots, cfg, p, splits, memos) for p in steps(candidates, label)]
     scores = [sign * r["mean"][key] for r in results]
     if all(np.isnan(v) for v in scores):
         raise ValueError(f"tuning.grid: no entry could be fitted on the folds {results}")

@@ -10,7 +10,7 @@ from bundle.model import ChurnModel
 from config.scoring import RulesParams
 from scoring.config import ScoreConfig
 from scoring.reasons import resolve_reference
-from scoring.results import read_scores, score_customers, write_scores
+from scoring.results import read_scores, rules_column, score_customers, write_scores
 
 COLUMNS = [
     "customer_id", "churn_probability", "risk_level", "value_tier", "revenue_at_risk",
@@ -69,6 +69,29 @@ def test_triggered_rules_match_evaluate_rules(scores, snapshot, rules_params: Ru
     want = [sorted(fired.columns[fired.iloc[i].to_numpy()]) for i in range(len(fired))]
     assert got == want
     assert any(got)
+
+
+def test_rules_column_equals_rendering_every_row(snapshot, rules_params: RulesParams):
+    from bundle.rules import evaluate_rules, render_rule
+
+    fired = evaluate_rules(snapshot, rules_params)
+    want = []
+    for i in range(len(snapshot)):
+        row = snapshot.iloc[i].to_dict()
+        want.append(
+            [
+                {
+                    "code": code,
+                    "text_en": render_rule(code, row, rules_params, "en"),
+                    "text_zh": render_rule(code, row, rules_params, "zh-CN"),
+                }
+                for code in fired.columns
+                if fired[code].iloc[i]
+            ]
+        )
+    assert rules_column(snapshot, rules_params).to_pylist() == want
+    assert any(want)
+    assert rules_column(snapshot.head(0), rules_params).to_pylist() == []
 
 
 def test_single_customer_equals_batch(scores, model, snapshot, score_config, rules_params):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from scoring.sentences import format_number, format_pct, render_sentence
+from scoring.sentences import format_number, format_pct, render_many, render_sentence
 
 
 def test_days_sentence_en_and_zh():
@@ -139,3 +140,19 @@ def test_missing_value_gets_a_sentence_not_nan():
         "目前仅下单一次，尚无固定的下单间隔"
     )
     assert render_sentence("tenure_days", math.nan, 1.0, "en") == "tenure_days: no value"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+@pytest.mark.parametrize(
+    "feature", ["days_since_last_order", "spend_90d", "return_rate_365d", "overdue_ratio"]
+)
+def test_render_many_renders_each_distinct_pair_once_and_equals_one_at_a_time(
+    feature: str, lang: str
+) -> None:
+    rng = np.random.default_rng(0)
+    values = np.r_[rng.integers(0, 5, 200).astype(float), np.nan, np.nan, -0.0, 0.0, 1e-9]
+    refs = np.r_[rng.choice([2.0, np.nan], 200), 2.0, np.nan, 2.0, 2.0, 2.0]
+    got = render_many(feature, values, refs, lang, "GBP")
+    pairs = zip(values, refs, strict=True)
+    assert got == [render_sentence(feature, v, r, lang, "GBP") for v, r in pairs]
+    assert render_many(feature, np.array([]), np.array([]), lang) == []
