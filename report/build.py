@@ -23,6 +23,7 @@ from features.catalog import BY_NAME
 from features.wording import FAMILY_LABELS, FEATURE_LABELS, TIER_LABELS, label
 from report import plots
 from report.alerts_section import alerts_section
+from report.webfont import with_font_face
 from scoring.contributions import tree_contributions
 from scoring.reasons import FamilyMap, family_contributions, family_map, shapley_impacts
 
@@ -251,7 +252,7 @@ def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    return env.get_template("report.html.j2").render(
+    html = env.get_template("report.html.j2").render(
         t=t, lang=params.lang, facts=inputs.facts, metric_columns=columns, metric_rows=rows,
         reliability=plots.reliability(
             pred, obs, counts,
@@ -269,3 +270,4 @@ def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
         reference_note=inputs.reference_from_snapshot,
         alerts=alerts_section(inputs.alerts_performance, params.lang),
     )  # fmt: skip
+    return with_font_face(html)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 import warnings
 
 import pytest
+from fontTools.ttLib import TTFont
 
 from report import report as report_stage
+from report.webfont import CHINESE
 from tests.scoring.conftest import report_args, write_params
 
 
@@ -40,6 +43,16 @@ def test_report_in_chinese(pipeline_dir):
 
     assert [zh for _, zh in FEATURE_LABELS.values() if zh in html], "no Chinese feature label"
     assert not any(f">{name}<" in html for name in FEATURE_LABELS), "raw feature names shown"
+    # the page's Chinese text carries its glyphs (readers without a CJK font see no boxes)
+    found = re.search(r"url\(data:font/woff;base64,([^)]+)\)", html)
+    assert found, "no embedded font"
+    cmap = TTFont(io.BytesIO(base64.b64decode(found.group(1)))).getBestCmap()
+    page = html.replace(found.group(0), "")
+    assert {c for c in CHINESE.findall(page) if ord(c) not in cmap} == set()
+
+
+def test_a_page_without_chinese_embeds_no_font(report_path):
+    assert "@font-face" not in report_path.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
