@@ -23,6 +23,7 @@ from features.catalog import BY_NAME
 from features.wording import FAMILY_LABELS, FEATURE_LABELS, TIER_LABELS, label
 from report import plots
 from report.alerts_section import alerts_section
+from report.webfont import with_font_face
 from scoring.contributions import tree_contributions
 from scoring.reasons import FamilyMap, family_contributions, family_map, shapley_impacts
 
@@ -40,7 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
         "by_family": "Mean |impact| by reason family", "beeswarm": "Impact per customer",
         "shap_x": "impact on churn probability (percentage points)",
         "impact_abs": "mean |impact| (percentage points)", "dependence": "Dependence plots",
-        "colour": "feature value (percentile, low to high)",
+        "colour": "feature value", "low": "low", "high": "high",
         "root_cause": "Root causes among at-risk customers",
         "root_cause_note": "Share of medium/high-risk customers by their top reason code.",
         "overall": "overall", "share": "share of at-risk customers",
@@ -60,7 +61,7 @@ TEXT: dict[str, dict[str, str]] = {
         "by_family": "各原因类别平均 |影响|", "beeswarm": "每位客户的影响",
         "shap_x": "对流失概率的影响（百分点）",
         "impact_abs": "平均 |影响|（百分点）", "dependence": "依赖图",
-        "colour": "特征值（百分位，从低到高）",
+        "colour": "特征值", "low": "低", "high": "高",
         "root_cause": "高风险客户的主要原因分布",
         "root_cause_note": "中/高风险客户按首要原因代码的占比。",
         "overall": "全部", "share": "占高风险客户比例",
@@ -72,6 +73,12 @@ TEXT: dict[str, dict[str, str]] = {
         "no_metrics": "reports/metrics.json 中没有模型/基线指标。",
         "reference_note": "以下特征的参考值由本次评分快照计算（模型包中缺失）：",
     },
+}  # fmt: skip
+
+
+#: beeswarm text -> TEXT key
+BEESWARM_TEXT = {
+    "title": "beeswarm", "x": "shap_x", "colour": "colour", "low": "low", "high": "high"
 }  # fmt: skip
 
 
@@ -201,7 +208,7 @@ def global_figures(inputs: ReportInputs, params: ReportParams, seed: int) -> dic
             points[:, top],
             x[:, top],
             top_names,
-            {"title": t["beeswarm"], "x": t["shap_x"], "colour": t["colour"]},
+            {k: t[k2] for k, k2 in BEESWARM_TEXT.items()},
             seed,
         ),
         "dependence": [
@@ -245,7 +252,7 @@ def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    return env.get_template("report.html.j2").render(
+    html = env.get_template("report.html.j2").render(
         t=t, lang=params.lang, facts=inputs.facts, metric_columns=columns, metric_rows=rows,
         reliability=plots.reliability(
             pred, obs, counts,
@@ -263,3 +270,4 @@ def build_report(inputs: ReportInputs, params: ReportParams, seed: int) -> str:
         reference_note=inputs.reference_from_snapshot,
         alerts=alerts_section(inputs.alerts_performance, params.lang),
     )  # fmt: skip
+    return with_font_face(html)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
+import shap
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -105,41 +106,47 @@ def reliability(bin_pred: Array, bin_obs: Array, counts: Array, labels: dict[str
         return to_base64(fig)
 
 
-def _ranks01(values: Array) -> Array:
-    """Percentile rank in [0, 1] of each finite value; NaN stays NaN (grey dots)."""
-    out = np.full(len(values), np.nan)
-    finite = np.isfinite(values)
-    if finite.sum() > 1:
-        order = values[finite].argsort().argsort()
-        out[finite] = order / (finite.sum() - 1)
-    return out
+@contextmanager
+def _legacy_seed(seed: int) -> Iterator[None]:
+    """Seed numpy's global RNG for a call that uses it, then restore its state.
+
+    shap's beeswarm shuffles the drawing order with ``np.random``; seeded, the same data
+    gives the same PNG, so a re-run leaves the tracked report unchanged.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)  # shap reads the legacy global generator
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def beeswarm(
     contrib: Array, values: Array, names: Sequence[str], text: dict[str, str], seed: int
 ) -> str:
-    """Beeswarm: one row per feature, dots = customers, colour = feature value (colour bar).
+    """shap's beeswarm: one row per feature (in the given order), dots = customers.
 
-    ``text``: ``title``, ``x`` (axis label) and ``colour`` (colour-bar label).
+    ``contrib`` holds the impacts in the unit the axis names (the report passes
+    probability points), ``values`` the feature values that colour the dots (shap's
+    colour bar, clipped at the 5th/95th percentile, missing values grey). shap writes
+    English on the axis and the colour bar; ``text`` replaces it: ``title``, ``x``,
+    ``colour`` (colour-bar label), ``low`` and ``high`` (its ends).
     """
-    rng = np.random.default_rng(seed)
-    with _style():
+    explanation = shap.Explanation(
+        values=np.asarray(contrib, dtype=float), data=np.asarray(values, dtype=float),
+        feature_names=list(names),
+    )  # fmt: skip
+    with _style(), _legacy_seed(seed):
         fig, ax = _figure(8, 0.45 * len(names) + 1.5)
-        dots = None
-        for row, j in enumerate(range(len(names))[::-1]):
-            y = row + rng.uniform(-0.3, 0.3, contrib.shape[0])
-            colour = _ranks01(values[:, j])
-            dots = ax.scatter(contrib[:, j], y, c=np.nan_to_num(colour, nan=0.5), cmap="coolwarm",
-                              s=6, alpha=0.6, linewidths=0, vmin=0, vmax=1)  # fmt: skip
-        ax.set_yticks(range(len(names)), list(names)[::-1])
-        ax.axvline(0, color="grey", lw=0.8)
-        ax.set_title(text["title"])
+        shap.plots.beeswarm(
+            explanation, max_display=len(names), order=np.arange(len(names)), ax=ax,
+            show=False, plot_size=None, color_bar_label=text["colour"],
+            group_remaining_features=False, s=8, alpha=0.7,
+        )  # fmt: skip
         ax.set_xlabel(text["x"])
-        if dots is not None:
-            bar = fig.colorbar(dots, ax=ax, pad=0.02, aspect=40, ticks=[0, 1])
-            bar.set_label(text["colour"])
-            if bar.solids is not None:
-                bar.solids.set_alpha(1)
+        ax.set_title(text["title"])
+        bar = fig.axes[-1]  # the colour bar shap added
+        bar.set_yticks([0, 1], [text["low"], text["high"]])
         return to_base64(fig)
 
 

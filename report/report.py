@@ -27,7 +27,7 @@ import mlflow
 import pandas as pd
 from rich.console import Console
 
-from bundle.model import ChurnModel
+from bundle.model import ChurnModel, bundle_digest
 from config.report import ReportParams
 from config.root import load_params
 from config.stage import setup_logging, stage_args
@@ -40,13 +40,14 @@ from scoring.results import read_scores
 logger = logging.getLogger(__name__)
 
 FACT_LABELS: dict[str, dict[str, str]] = {
-    "en": {"model_version": "model version", "trained_at": "trained at",
+    "en": {"model_version": "model version", "model_digest": "model content (SHA-256)",
            "calibration": "calibration", "cutoffs": "labelled cutoffs",
            "test_cutoff": "held-out cutoff (calibration plot)", "test_rows": "held-out rows",
            "scored_cutoff": "scored snapshot (as of)", "customers": "customers scored",
            "horizon": "churn horizon (days)"},
-    "zh-CN": {"model_version": "模型版本", "trained_at": "训练时间", "calibration": "校准方法",
-              "cutoffs": "带标签截止日", "test_cutoff": "留出截止日（校准图）",
+    "zh-CN": {"model_version": "模型版本", "model_digest": "模型内容（SHA-256）",
+              "calibration": "校准方法", "cutoffs": "带标签截止日",
+              "test_cutoff": "留出截止日（校准图）",
               "test_rows": "留出样本数", "scored_cutoff": "评分快照日期",
               "customers": "评分客户数", "horizon": "流失窗口（天）"},
 }  # fmt: skip
@@ -57,14 +58,20 @@ def _day(value: Any) -> str:
 
 
 def facts(
-    model: ChurnModel, snapshots: pd.DataFrame, scores: pd.DataFrame, lang: str
+    model: ChurnModel, digest: str, snapshots: pd.DataFrame, scores: pd.DataFrame, lang: str
 ) -> dict[str, str]:
-    """Data range, cutoffs and model facts, labelled in ``lang``."""
+    """Data range, cutoffs and model facts, labelled in ``lang``.
+
+    Only facts that change when the results change: the model's version and content
+    digest (:func:`bundle.model.bundle_digest`, the same for a retraining that produced
+    the same model), not its training time, so a re-run that reproduces the model leaves
+    the tracked report unchanged.
+    """
     cutoffs = sorted(pd.to_datetime(snapshots["cutoff"]).unique())
     meta = model.metadata
     values = {
         "model_version": str(meta.get("model_version") or "unregistered"),
-        "trained_at": str(meta.get("trained_at", "")),
+        "model_digest": digest[:12],
         "calibration": str(getattr(model.calibrator, "kind", "")),
         "cutoffs": f"{_day(cutoffs[0])} … {_day(cutoffs[-1])} ({len(cutoffs)})",
         "test_cutoff": _day(cutoffs[-1]),
@@ -121,7 +128,8 @@ def load_inputs(args: argparse.Namespace, params: ReportParams, seed: int) -> Re
     ]  # fmt: skip
     return ReportInputs(
         model=model, test=test, sample=sample, scores=scores, metrics=metrics,
-        facts=facts(model, labelled, scores, params.lang), reference_from_snapshot=missing_ref,
+        facts=facts(model, bundle_digest(args.model_dir), labelled, scores, params.lang),
+        reference_from_snapshot=missing_ref,
         alerts_performance=perf,
     )  # fmt: skip
 

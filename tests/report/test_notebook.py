@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.reason_codes import REASON_CODE_LABELS
+from features.wording import RISK_LEVEL_LABELS, TIER_LABELS
 from scoring.results import read_scores
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "analyst.ipynb"
@@ -57,6 +59,22 @@ def _printed(nb: dict) -> str:
     return "\n".join(parts)
 
 
+def _check_chinese(nb: dict, scores_path: Path) -> None:
+    """Run with ``lang="zh-CN"``: tables use the catalog's Chinese labels, plots draw them."""
+    text = _printed(nb)
+    scores = read_scores(str(scores_path))
+    for table in (RISK_LEVEL_LABELS, TIER_LABELS):
+        for key, (en, zh) in table.items():
+            if key in set(scores["risk_level"]) | set(scores["value_tier"]):
+                assert zh in text and en not in text, (en, zh)
+    assert any(zh in text for _, zh in REASON_CODE_LABELS.values()), "no Chinese reason label"
+    assert not any(code in text for code in REASON_CODE_LABELS), "raw reason codes shown"
+    warned = "".join(
+        "".join(o["text"]) for o in _outputs(nb) if o.get("name") == "stderr"
+    )  # fmt: skip
+    assert "missing from" not in warned, "Chinese drawn as boxes in the notebook's plots"
+
+
 def _check_answers(nb: dict, scores_path: Path, snapshots_path: Path) -> None:
     """The printed numbers are the data's, recomputed here from the input files."""
     text = _printed(nb)
@@ -92,6 +110,7 @@ def test_notebook_answers_its_questions_on_pipeline_outputs(pipeline_dir, tmp_pa
     nb = _run(tmp_path, scores, snapshots, pipeline_dir / "models" / "churn")
     assert _images(nb) >= 4  # risk + revenue, causes by tier, impacts, reliability
     _check_answers(nb, scores, snapshots)
+    _check_chinese(nb, scores)
 
 
 @pytest.mark.slow
@@ -102,3 +121,4 @@ def test_notebook_on_the_bundled_data(pipeline_run: Path, tmp_path: Path):
     nb = _run(tmp_path, scores, snapshots, pipeline_run / "models" / "churn")
     assert _images(nb) >= 4
     _check_answers(nb, scores, snapshots)
+    _check_chinese(nb, scores)

@@ -76,3 +76,35 @@ def test_screenshot_is_not_blank(report_path: Path, tmp_path: Path):
     non_white = (pixels.mean(axis=2) < 0.95).mean()
     assert non_white > 0.02, f"only {non_white:.2%} of the page is not white"
     assert np.unique(pixels.reshape(-1, 3), axis=0).shape[0] > 50  # plots, not a flat page
+
+
+FONT_PROBE = """
+<script>
+window.addEventListener("load", async () => {
+  const faces = await document.fonts.load('16px "Churn Sans SC"', "客户流失");
+  const out = document.createElement("pre");
+  out.id = "fontprobe";
+  out.textContent = `faces=${faces.length} status=${faces.map(f => f.status).join(",")}`;
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def test_zh_report_carries_a_font_chromium_loads(pipeline_dir: Path, tmp_path: Path):
+    """The zh-CN page's embedded font (report/webfont.py) decodes in a real browser, so its
+    Chinese text has glyphs where the reader has no CJK font."""
+    from report import report as report_stage
+    from tests.scoring.conftest import report_args, write_params
+
+    write_params(pipeline_dir / "params_zh_browser.yaml", lang="zh-CN")
+    args = report_args(pipeline_dir, "report_zh_browser.html")
+    args[1] = str(pipeline_dir / "params_zh_browser.yaml")
+    report_stage.main(args)
+    page = (pipeline_dir / "reports" / "report_zh_browser.html").read_text(encoding="utf-8")
+    probed = tmp_path / "zh.html"
+    probed.write_text(page.replace("</body>", FONT_PROBE + "</body>"), encoding="utf-8")
+    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()).stdout
+    found = re.search(r"faces=(\d+) status=([a-z,]*)", dom)
+    assert found, "the font probe did not run"
+    assert found.groups() == ("1", "loaded")

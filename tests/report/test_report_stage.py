@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
+import warnings
 
 import pytest
+from fontTools.ttLib import TTFont
 
 from report import report as report_stage
+from report.webfont import CHINESE
 from tests.scoring.conftest import report_args, write_params
 
 
@@ -27,7 +31,11 @@ def test_report_in_chinese(pipeline_dir):
     write_params(pipeline_dir / "params_zh.yaml", lang="zh-CN")
     args = report_args(pipeline_dir, "report_zh.html")
     args[1] = str(pipeline_dir / "params_zh.yaml")
-    report_stage.main(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report_stage.main(args)
+    missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
+    assert not missing, f"Chinese drawn as boxes in the plots: {missing[:3]}"
     html = (pipeline_dir / "reports" / "report_zh.html").read_text(encoding="utf-8")
     assert "客户流失预警报告" in html and "高风险客户的主要原因分布" in html
     assert 'lang="zh-CN"' in html
@@ -35,6 +43,16 @@ def test_report_in_chinese(pipeline_dir):
 
     assert [zh for _, zh in FEATURE_LABELS.values() if zh in html], "no Chinese feature label"
     assert not any(f">{name}<" in html for name in FEATURE_LABELS), "raw feature names shown"
+    # the page's Chinese text carries its glyphs (readers without a CJK font see no boxes)
+    found = re.search(r"url\(data:font/woff;base64,([^)]+)\)", html)
+    assert found, "no embedded font"
+    cmap = TTFont(io.BytesIO(base64.b64decode(found.group(1)))).getBestCmap()
+    page = html.replace(found.group(0), "")
+    assert {c for c in CHINESE.findall(page) if ord(c) not in cmap} == set()
+
+
+def test_a_page_without_chinese_embeds_no_font(report_path):
+    assert "@font-face" not in report_path.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -87,3 +105,22 @@ def test_counts_read_as_integers_and_tiers_as_value_tiers(pipeline_dir):
     html = (pipeline_dir / "reports" / "report_zh.html").read_text(encoding="utf-8")
     assert "<th>高价值</th>" in html or "<th>中价值</th>" in html or "<th>低价值</th>" in html
     assert '<div class="wide"><table>' in html  # the wide metrics table scrolls, never cut
+
+
+def test_retraining_the_same_model_leaves_the_report_unchanged(pipeline_dir, model, tmp_path):
+    """The page shows the model's version and content digest, not its training time, so a
+    re-run that reproduces the model leaves the tracked report byte-identical."""
+    from bundle.model import bundle_digest
+
+    pages = []
+    for i, trained_at in enumerate(("2011-12-09T10:00:00+00:00", "2026-01-01T08:30:00+00:00")):
+        retrained = model.with_metadata(trained_at=trained_at, model_version="7")
+        bundle = retrained.save(tmp_path / f"m{i}")
+        args = report_args(pipeline_dir, f"rerun_{i}.html")
+        args[args.index("--model-dir") + 1] = str(bundle)
+        report_stage.main(args)
+        pages.append((pipeline_dir / "reports" / f"rerun_{i}.html").read_text(encoding="utf-8"))
+        assert trained_at not in pages[-1]
+    assert pages[0] == pages[1]
+    assert f"<td>{bundle_digest(tmp_path / 'm0')[:12]}</td>" in pages[0]
+    assert "<td>7</td>" in pages[0]
