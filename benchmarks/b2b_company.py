@@ -73,7 +73,7 @@ def _contracts(rng, c: Company, cid: str, first: pd.Timestamp, cause: str | None
     while start < END:
         end = start + pd.Timedelta(days=365)
         if cause == "CONTRACT" and churn_at is None and end > first + pd.Timedelta(days=300):
-            auto, churn_at, signed = False, end, start
+            auto, churn_at, signed = False, end, start.normalize()  # as the table shows it
         c.rows["contracts"].append(
             {
                 "contract_no": f"{cid}-K{k}",

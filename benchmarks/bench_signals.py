@@ -74,9 +74,9 @@ def quality(work: Path) -> dict[str, Any]:
 SHARE_KEYS = ("due", "visible", "flagged", "top1", "top3", "ranked_top1", "ranked_top3")
 
 
-def _shares(by_cause: dict[str, dict[str, int]]) -> dict[str, Any]:
+def _shares(by_cause: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Totals over causes, and each count's share of the visible customers."""
-    total = {k: sum(v[k] for v in by_cause.values()) for k in SHARE_KEYS}
+    total: dict[str, Any] = {k: sum(v[k] for v in by_cause.values()) for k in SHARE_KEYS}
     for v in (*by_cause.values(), total):
         for k in SHARE_KEYS[2:]:
             v[f"{k}_share"] = v[k] / v["visible"] if v["visible"] else None
@@ -109,7 +109,7 @@ def planted_reasons(
     ]
     due = due[due.customer_id.isin(scores.customer_id)]
     risk = scores.set_index("customer_id")["risk_level"]
-    by_cause: dict[str, dict[str, int]] = {}
+    by_cause: dict[str, dict[str, Any]] = {}
     for cause, group in due.groupby("cause"):
         seen = group[group.visible_from.notna() & (group.visible_from < as_of)].customer_id
         served, ranks = _families(scores, seen), _families(ranked, seen)
