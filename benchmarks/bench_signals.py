@@ -13,6 +13,11 @@ ground truth, ``visible_from`` in ``planted.parquet``), the share whose top reas
 any of the top 3) names the planted family, per family and in all.
 
     python -m benchmarks.bench_signals --customers 800 --seed 7 [--no-tuning]
+        [--explain-rows 10000] [--out FILE]
+
+``--explain-rows`` also times the family impacts (the Shapley step over the 13
+families) of that many snapshot rows, exact over every family vs as served
+(``score.shapley_max_players``), and reports how far apart they are.
 
 The gains are those of effects planted by the generator; they say nothing about a real
 company.
@@ -162,6 +167,43 @@ def cutoff_reasons(work: Path, planted: pd.DataFrame, cutoffs: list[str | None])
     return {"cutoffs": [p["as_of"] for p in per_cutoff], **_shares(by_cause)}
 
 
+def explain_cost(work: Path, rows: int, seed: int) -> dict[str, Any]:
+    """Seconds to compute the family impacts of ``rows`` labelled snapshot rows (drawn
+    with replacement) exactly over every family and as served (at most
+    ``score.shapley_max_players`` players), and how far apart the two are."""
+    import time
+
+    import numpy as np
+
+    from bundle.model import ChurnModel
+    from config.root import load_params
+    from scoring.contributions import tree_contributions
+    from scoring.reasons import family_contributions, family_map, shapley_impacts
+
+    params = load_params(work / "params.yaml")
+    model = ChurnModel.load(work / "models" / "churn")
+    snaps = pd.read_parquet(work / "data" / "processed" / "snapshots.parquet")
+    sample = snaps.drop(columns="label").sample(rows, replace=True, random_state=seed)
+    x = model.matrix(model.conform(sample))
+    booster = tree_contributions(model.booster, x, "auto", params.score.dedup_min_rows)
+    contrib = model.blend_contributions(booster, x)
+    fam = family_contributions(contrib, family_map(model.feature_names))
+    out: dict[str, Any] = {"rows": rows, "families": fam.shape[1],
+                           "nonzero_families_mean": float((fam != 0).sum(axis=1).mean()),
+                           "max_players": params.score.shapley_max_players}  # fmt: skip
+    impacts = {}
+    for name, bound in (("exact", None), ("served", params.score.shapley_max_players)):
+        start = time.perf_counter()
+        impacts[name], _ = shapley_impacts(
+            fam, contrib[:, -1], model.calibrator, params.score.impact_chunk_rows, bound
+        )
+        out[f"{name}_seconds"] = time.perf_counter() - start
+    top3 = {k: np.argsort(-v, axis=1, kind="stable")[:, :3] for k, v in impacts.items()}
+    out["max_abs_difference"] = float(np.abs(impacts["exact"] - impacts["served"]).max())
+    out["same_top3_order_share"] = float((top3["exact"] == top3["served"]).all(axis=1).mean())
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Generate, run both variants, print and optionally write the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -169,6 +211,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     parser.add_argument("--no-tuning", action="store_true", help="tuning off in both runs")
+    parser.add_argument(
+        "--explain-rows",
+        type=int,
+        default=10_000,
+        help="rows for the exact vs served family-impact timing (0: skip)",
+    )
     args = parser.parse_args(argv)
     console = Console()
     base = Path(tempfile.mkdtemp(prefix="bench-signals-"))
@@ -190,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
                 result["planted_reasons_latest"] = cutoff_reasons(work, planted, [None])
                 cutoffs = result[key]["backtest_test_cutoffs"]
                 result["planted_reasons_test_cutoffs"] = cutoff_reasons(work, planted, cutoffs)
+                if args.explain_rows:
+                    result["explain_cost"] = explain_cost(work, args.explain_rows, args.seed)
         console.print_json(json.dumps(result, default=str))
         if args.out is not None:
             args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
