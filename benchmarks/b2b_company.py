@@ -19,7 +19,13 @@ paying) at a day ``D``, through exactly one planted cause, visible before ``D``:
 
 Orders run at their usual pace until ``D``, so an orders-only model can see churn only
 after it happened. The cause of each churner is written to ``planted.parquet``
-(customer_id, cause, churn_at) so a benchmark can check the reasons.
+(customer_id, cause, churn_at, visible_from) so a benchmark can check the reasons.
+``visible_from`` is the generator's ground truth of when the planted cause first shows
+in the tables as the features read them at a cutoff ``T`` (a row counts when its time
+is ``< T``): the signing of the non-renewing contract (its end is known from then on),
+the opening of the first planted complaint, the due date of the first invoice left
+unpaid (overdue from then on), the first week of faded usage. It is empty when the cause
+never shows (a PAYMENT churner with no order, hence no invoice, in its last 75 days).
 
     python -m benchmarks.b2b_company --out data/raw/b2b --customers 800 --seed 7
 """
@@ -37,6 +43,7 @@ END = pd.Timestamp("2024-12-31")
 CAUSES = ("CONTRACT", "COMPLAINTS", "PAYMENT", "USAGE")
 FEATURES = tuple(f"feature_{k}" for k in range(8))
 DAY = pd.Timedelta(days=1)
+PLANTED_COLUMNS = ("customer_id", "cause", "churn_at", "visible_from")
 
 
 def _days(rng: np.random.Generator, lo: float, hi: float) -> pd.Timedelta:
@@ -54,18 +61,19 @@ class Company:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         out = {k: pd.DataFrame(v) for k, v in self.rows.items()}
-        out["planted"] = pd.DataFrame(self.planted, columns=["customer_id", "cause", "churn_at"])
+        out["planted"] = pd.DataFrame(self.planted, columns=list(PLANTED_COLUMNS))
         return out
 
 
 def _contracts(rng, c: Company, cid: str, first: pd.Timestamp, cause: str | None, end_by):
-    """Yearly contracts from ``first``; returns the contract end used by a CONTRACT churn."""
-    start, churn_at, k = first, None, 0
+    """Yearly contracts from ``first``; returns the end and the signing of the contract
+    that a CONTRACT churn does not renew (``None, None`` for other customers)."""
+    start, churn_at, signed, k = first, None, None, 0
     auto = bool(rng.random() < 0.6)
     while start < END:
         end = start + pd.Timedelta(days=365)
         if cause == "CONTRACT" and churn_at is None and end > first + pd.Timedelta(days=300):
-            auto, churn_at = False, end
+            auto, churn_at, signed = False, end, start.normalize()  # as the table shows it
         c.rows["contracts"].append(
             {
                 "contract_no": f"{cid}-K{k}",
@@ -81,12 +89,13 @@ def _contracts(rng, c: Company, cid: str, first: pd.Timestamp, cause: str | None
             break
         start, k = end, k + 1
         auto = bool(rng.random() < 0.6) if cause is None else auto
-    return churn_at
+    return churn_at, signed
 
 
 def _orders(rng, c: Company, cid: str, first: pd.Timestamp, stop: pd.Timestamp, unpaid_from):
+    """Orders and their invoices; returns the due date of the first invoice left unpaid."""
     gap = float(rng.uniform(7, 30))
-    ts, n = first, 0
+    ts, n, first_unpaid_due = first, 0, None
     while ts < stop:
         order = f"{cid}-O{n}"
         total = 0.0
@@ -106,6 +115,8 @@ def _orders(rng, c: Company, cid: str, first: pd.Timestamp, stop: pd.Timestamp, 
         due = ts + pd.Timedelta(days=30)
         late = unpaid_from is not None and ts >= unpaid_from
         paid = None if late else due + _days(rng, -20, 12)
+        if late and first_unpaid_due is None:
+            first_unpaid_due = due
         c.rows["invoices"].append(
             {
                 "invoice_no": order,
@@ -117,13 +128,17 @@ def _orders(rng, c: Company, cid: str, first: pd.Timestamp, stop: pd.Timestamp, 
             }
         )
         ts, n = ts + pd.Timedelta(days=float(rng.exponential(gap)) + 1), n + 1
+    return first_unpaid_due
 
 
 def _usage(rng, c: Company, cid: str, first: pd.Timestamp, stop: pd.Timestamp, fade_from):
+    """Weekly usage rows; returns the week the faded usage is first logged."""
     used = rng.choice(FEATURES, size=int(rng.integers(3, 8)), replace=False)
-    week = first
+    week, first_faded = first, None
     while week < stop:
         fade = fade_from is not None and week >= fade_from
+        if fade and first_faded is None:
+            first_faded = week
         for feature in used[:2] if fade else used:
             c.rows["usage"].append(
                 {
@@ -134,9 +149,12 @@ def _usage(rng, c: Company, cid: str, first: pd.Timestamp, stop: pd.Timestamp, f
                 }
             )
         week += pd.Timedelta(days=7)
+    return first_faded
 
 
 def _tickets(rng, c: Company, cid: str, first, stop, spike_at, n_base: int):
+    """Tickets and inbound contacts; returns when the first planted complaint opens."""
+    first_spike = None
     times = [first + _days(rng, 0, (stop - first).days) for _ in range(n_base)]
     kinds = [
         str(rng.choice(["question", "request", "complaint"], p=[0.5, 0.4, 0.1])) for _ in times
@@ -144,6 +162,7 @@ def _tickets(rng, c: Company, cid: str, first, stop, spike_at, n_base: int):
     if spike_at is not None:
         spike = [spike_at + _days(rng, 0, 35) for _ in range(int(rng.integers(3, 6)))]
         times, kinds = times + spike, kinds + ["complaint"] * len(spike)
+        first_spike = min(spike)
     for k, (ts, kind) in enumerate(zip(times, kinds, strict=True)):
         bad = spike_at is not None and ts >= spike_at
         closed = None if bad and rng.random() < 0.5 else ts + _days(rng, 0.2, 10)
@@ -171,6 +190,7 @@ def _tickets(rng, c: Company, cid: str, first, stop, spike_at, n_base: int):
                     "answered": at + pd.Timedelta(hours=float(rng.exponential(8))),
                 }
             )
+    return first_spike
 
 
 def simulate(n_customers: int, seed: int, churn_share: float = 0.35) -> dict[str, pd.DataFrame]:
@@ -184,18 +204,24 @@ def simulate(n_customers: int, seed: int, churn_share: float = 0.35) -> dict[str
         churn_at = None
         if cause is not None:
             churn_at = first + _days(rng, 200, (END - first).days + 60)
-        contract_end = _contracts(rng, c, cid, first, cause, churn_at or END)
+        contract_end, signed = _contracts(rng, c, cid, first, cause, churn_at or END)
         if cause == "CONTRACT":
             churn_at = contract_end
         stop = min(churn_at, END) if churn_at is not None else END
-        if churn_at is not None:  # churn after END: signals visible at the end of data
-            c.planted.append({"customer_id": cid, "cause": cause, "churn_at": churn_at})
         unpaid = churn_at - pd.Timedelta(days=75) if cause == "PAYMENT" and churn_at else None
         fade = churn_at - pd.Timedelta(days=60) if cause == "USAGE" and churn_at else None
         spike = churn_at - pd.Timedelta(days=45) if cause == "COMPLAINTS" and churn_at else None
-        _orders(rng, c, cid, first, stop, unpaid)
-        _usage(rng, c, cid, first, stop, fade)
-        _tickets(rng, c, cid, first, stop, spike, int(rng.poisson(4)))
+        shown = {
+            "CONTRACT": signed,
+            "PAYMENT": _orders(rng, c, cid, first, stop, unpaid),
+            "USAGE": _usage(rng, c, cid, first, stop, fade),
+            "COMPLAINTS": _tickets(rng, c, cid, first, stop, spike, int(rng.poisson(4))),
+        }
+        if churn_at is not None:  # churn after END: signals visible at the end of data
+            c.planted.append(
+                {"customer_id": cid, "cause": cause, "churn_at": churn_at,
+                 "visible_from": shown[str(cause)]}
+            )  # fmt: skip
         for _ in range(int(rng.poisson(6))):
             at = first + _days(rng, 0, (stop - first).days)
             c.rows["interactions"].append(

@@ -54,6 +54,7 @@ class ScoreParams(Frozen):
     contrib_method: Literal["auto", "lightgbm", "dedup"] = "auto"
     dedup_min_rows: int = Field(default=5000, ge=1)
     impact_chunk_rows: int = Field(default=50_000, ge=1)
+    shapley_max_players: int = Field(default=10, ge=3, le=16)
     chunk_rows: int = Field(default=1_000_000, ge=1)
 
 

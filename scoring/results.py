@@ -248,6 +248,7 @@ def score_customers(
             contrib[:, -1],
             model.calibrator,
             params.score.impact_chunk_rows,
+            params.score.shapley_max_players,
         )
     tiers = tier_names(snapshot["value_tier"])
     levels = risk_levels(probability, tiers, params.risk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -29,3 +30,10 @@ def wait_until_ready(
         if proc.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"server at {url} did not become ready:\n{log.read_text()[-3000:]}")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

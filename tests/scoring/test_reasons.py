@@ -75,6 +75,40 @@ def test_two_family_impact_by_hand():
     assert base[0] == pytest.approx(0.5)
 
 
+def test_bounded_impacts_are_exact_up_to_the_bound_and_add_up_beyond():
+    """13 families with ``max_players=6``: a row with at most 6 nonzero families gets its
+    exact Shapley values; a row with more still adds up to the probability exactly, its
+    6 - 2 largest families come close to their exact values, and each pooled family's
+    impact has the sign of its contribution."""
+    cal = SigmoidCalibrator(a=1.1, b=0.1)
+    rng = np.random.default_rng(3)
+    fam = rng.normal(0, 0.8, (40, 13)) * rng.uniform(0.05, 1.0, 13)
+    fam[:20, 6:] = 0.0  # rows 0-19: six nonzero families
+    fam[:5, 2] = 0.0  # rows 0-4: five
+    bias = rng.normal(-0.5, 0.3, 40)
+    exact, base = shapley_impacts(fam, bias, cal, 7)
+    bounded, base_b = shapley_impacts(fam, bias, cal, 7, max_players=6)
+    for r in (0, 7):  # the zero families are null players of the exact game
+        np.testing.assert_allclose(exact[r, :6], _brute_shapley(fam[r, :6], bias[r], cal),
+                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(exact[r, 6:], 0.0, atol=1e-12)
+    np.testing.assert_allclose(bounded[:20], exact[:20], atol=1e-12)
+    np.testing.assert_array_equal(base_b, base)
+    np.testing.assert_allclose(base + bounded.sum(axis=1), cal.transform(bias + fam.sum(axis=1)),
+                               atol=1e-12)  # fmt: skip
+    pooled = bounded[20:]
+    assert np.abs(pooled - exact[20:]).max() > 1e-9  # beyond the bound it is not exact
+    largest = np.argsort(-np.abs(fam[20:]), axis=1)[:, :4]
+    rows = np.arange(20)[:, None]
+    np.testing.assert_allclose(pooled[rows, largest], exact[20:][rows, largest], atol=0.01)
+    small = np.ones((20, 13), dtype=bool)
+    small[rows, largest] = False
+    assert (np.sign(pooled[small]) == np.sign(fam[20:][small])).all()
+    # the bound does nothing when the model has no more families than players
+    same, _ = shapley_impacts(fam[:, :6], bias, cal, 7, max_players=6)
+    np.testing.assert_allclose(same, shapley_impacts(fam[:, :6], bias, cal, 7)[0], atol=0)
+
+
 def test_select_reasons_top_k_positive_and_low_risk_empty(model: ChurnModel, snapshot):
     names = model.feature_names
     contrib = model.contributions(snapshot)
