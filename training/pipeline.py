@@ -16,7 +16,7 @@ import pandas as pd
 from bundle.model import ChurnModel
 from config.progress import steps
 from config.root import Params
-from config.training import SplitParams, TrainParams
+from config.training import TrainParams
 from features.catalog import FEATURE_NAMES
 from training.baselines import Baselines, fit_baselines
 from training.blend import content_digest, fit_blend
@@ -30,12 +30,11 @@ from training.metrics import (
 )
 from training.model import fit_booster, tune
 from training.recalibrate import forward_calibrator
-from training.split import (
+from training.split import (  # selection_splits: re-exported for callers
     ALL_LABELLED,
     CutoffSplit,
-    labelled_cutoffs,
     part,
-    split_cutoffs,
+    selection_splits,
     train_part,
     valid_part,
 )
@@ -250,33 +249,6 @@ def evaluate_frame(
         "vs_best_baseline": {"baseline": best, **ci},
         "bar": bar,
     }
-
-
-def selection_splits(
-    snapshots: pd.DataFrame, horizon_days: int, split: SplitParams, before: pd.Timestamp, folds: int
-) -> list[CutoffSplit]:
-    """Up to ``folds`` rolling-origin splits whose *label window* ends by ``before``.
-
-    A fold's test cutoff ``s`` must satisfy ``s + H <= before``: a fold with only
-    ``s < before`` would score settings on outcomes inside the test window
-    ``[before, before + H)``. Oldest first. Folds whose split degraded to a customer
-    holdout are not used (validation would be in-time). Used to choose settings without
-    ever seeing anything of the test cutoff ``before``.
-    """
-    horizon = pd.Timedelta(days=horizon_days)
-    cutoffs = labelled_cutoffs(snapshots)
-    out: list[CutoffSplit] = []
-    for test in reversed([t for t in cutoffs if t + horizon <= before]):
-        if len(out) >= folds:
-            break
-        try:
-            fold = split_cutoffs(cutoffs, horizon_days, split, test=test)
-        except ValueError:
-            break
-        if fold.mode == "customer_holdout":
-            break
-        out.append(fold)
-    return out[::-1]
 
 
 def score_candidate(

@@ -4,7 +4,7 @@ all_labelled`` with ``train.calibration: auto``).
 With every labelled cutoff in the training rows there is no held-out cutoff left to fit
 a calibrator on, so the only out-of-time evidence is the procedure's own record on the
 rolling folds whose label window ends by the test cutoff (the selection folds of
-:func:`training.pipeline.selection_splits`): on each fold ``s`` the blend trained on the
+:func:`training.split.selection_splits`): on each fold ``s`` the blend trained on the
 cutoffs whose labels end by ``s`` predicts ``s``. Three calibrations compete:
 
 - ``identity``: the blended margin as fitted, ``p = expit(margin)``;

@@ -2,7 +2,7 @@
 
 Every candidate (a calibration data source x calibrator kind, or a hyper-parameter
 setting) is refitted on each rolling-origin fold whose label window ends by the latest
-labelled cutoff (``s + H <= T``, :func:`training.pipeline.selection_splits`), so nothing
+labelled cutoff (``s + H <= T``, :func:`training.split.selection_splits`), so nothing
 of the test window that ``dvc metrics show`` reports is seen by the choice. Run by
 hand, not by DVC:
 

@@ -181,3 +181,30 @@ def valid_part(snapshots: pd.DataFrame, split: CutoffSplit) -> pd.DataFrame:
     if split.mode != "customer_holdout":
         return rows
     return rows.loc[holdout_customers(rows["customer_id"], split.holdout_share)]
+
+
+def selection_splits(
+    snapshots: pd.DataFrame, horizon_days: int, split: SplitParams, before: pd.Timestamp, folds: int
+) -> list[CutoffSplit]:
+    """Up to ``folds`` rolling-origin splits whose *label window* ends by ``before``.
+
+    A fold's test cutoff ``s`` must satisfy ``s + H <= before``: a fold with only
+    ``s < before`` would score settings on outcomes inside the test window
+    ``[before, before + H)``. Oldest first. Folds whose split degraded to a customer
+    holdout are not used (validation would be in-time). Used to choose settings without
+    ever seeing anything of the test cutoff ``before``.
+    """
+    horizon = pd.Timedelta(days=horizon_days)
+    cutoffs = labelled_cutoffs(snapshots)
+    out: list[CutoffSplit] = []
+    for test in reversed([t for t in cutoffs if t + horizon <= before]):
+        if len(out) >= folds:
+            break
+        try:
+            fold = split_cutoffs(cutoffs, horizon_days, split, test=test)
+        except ValueError:
+            break
+        if fold.mode == "customer_holdout":
+            break
+        out.append(fold)
+    return out[::-1]
