@@ -92,7 +92,16 @@ class LinearPart:
             lo > hi for lo, hi in zip(bounds["low"], bounds["high"] or (), strict=True)
         ):
             raise ValueError("linear part: a 'low' bound is above its 'high' bound")
-        return cls(**vectors, intercept=float(d["intercept"]), c=float(d["c"]), **bounds)
+        return cls(
+            fill=vectors["fill"],
+            mean=vectors["mean"],
+            scale=vectors["scale"],
+            coef=vectors["coef"],
+            intercept=float(d["intercept"]),
+            c=float(d["c"]),
+            low=bounds["low"],
+            high=bounds["high"],
+        )
 
 
 def fit_transform_stats(
