@@ -69,11 +69,15 @@ class ApiMetrics:
     def observe_predictions(self, answers: Iterable[tuple[float, str]]) -> None:
         """Record served probabilities and risk levels (the prediction distribution)."""
         for probability, risk_level in answers:
-            self.probability.observe(probability)
-            child = self._risk_children.get(risk_level)
-            if child is None:
-                child = self._risk_children[risk_level] = self.risk.labels(risk_level)
-            child.inc()
+            self.observe_prediction(probability, risk_level)
+
+    def observe_prediction(self, probability: float, risk_level: str) -> None:
+        """Record one served probability and risk level."""
+        self.probability.observe(probability)
+        child = self._risk_children.get(risk_level)
+        if child is None:
+            child = self._risk_children[risk_level] = self.risk.labels(risk_level)
+        child.inc()
 
 
 class MetricsMiddleware:
