@@ -52,7 +52,9 @@ def load_registered_bundle(
     """Load the bundle of ``model_name@alias`` and return it with its version.
 
     The bundle's metadata gets ``model_version`` and ``alias`` set from the registry,
-    so a caller always reports the version it actually serves.
+    so a caller always reports the version it actually serves, and ``gate`` from the
+    version's ``gate`` tag: the gate decides after the bundle was logged, so the
+    registered copy of ``bundle.json`` cannot hold the decision.
 
     Raises
     ------
@@ -79,5 +81,8 @@ def load_registered_bundle(
     wrapper = pyfunc.unwrap_python_model()
     if not isinstance(wrapper, ChurnPyfunc) or wrapper.model is None:
         raise LookupError(f"{model_name} v{version.version} is not a churn bundle model")
-    model = wrapper.model.with_metadata(model_version=str(version.version), alias=alias)
-    return model, str(version.version)
+    updates: dict[str, Any] = {"model_version": str(version.version), "alias": alias}
+    gate = (getattr(version, "tags", None) or {}).get("gate")
+    if gate is not None:
+        updates["gate"] = gate
+    return wrapper.model.with_metadata(**updates), str(version.version)

@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bundle.rules_signals import SIGNAL_CHECKS, SIGNAL_RULE_SPECS, signal_rule_values
+from bundle.rules_signals import (
+    SIGNAL_CHECKS,
+    SIGNAL_RULE_SPECS,
+    RuleFlags,
+    rule_input,
+    signal_rule_values,
+)
 from config.features import TIER_NAMES
 from config.scoring import RulesParams
 
@@ -93,41 +99,39 @@ def active_rules(columns: set[str] | frozenset[str] | pd.Index) -> list[Rule]:
     return [r for r in RULES if set(r.requires) <= have]
 
 
-def _num(frame: pd.DataFrame, column: str) -> pd.Series:
-    return pd.to_numeric(frame[column], errors="raise").astype("float64")
-
-
-def _inactive(frame: pd.DataFrame, params: RulesParams) -> pd.Series:
-    tier = _num(frame, "value_tier")
-    bad = ~tier.isin([0.0, 1.0, 2.0]) & tier.notna()
+def _inactive(frame: pd.DataFrame, params: RulesParams) -> RuleFlags:
+    tier = rule_input(frame, "value_tier")
+    bad = ~np.isin(tier, (0.0, 1.0, 2.0)) & ~np.isnan(tier)
     if bad.any():
-        pos = int(np.argmax(bad.to_numpy()))
+        pos = int(np.argmax(bad))
         raise ValueError(
-            f"value_tier must be 0, 1 or 2; row {tier.index[pos]!r} has {tier.iloc[pos]!r}"
+            f"value_tier must be 0, 1 or 2; row {frame.index[pos]!r} has {tier[pos]!r}"
         )
     days = params.inactivity_days
-    threshold = tier.map({0.0: days.low, 1.0: days.medium, 2.0: days.high})
-    return _num(frame, "days_since_last_order") >= threshold
+    threshold = np.select(
+        [tier == 0.0, tier == 1.0, tier == 2.0], [days.low, days.medium, days.high], np.nan
+    )
+    return rule_input(frame, "days_since_last_order") >= threshold
 
 
-def _spend_drop(frame: pd.DataFrame, params: RulesParams) -> pd.Series:
-    last = _num(frame, "spend_30d")
-    before = (_num(frame, "spend_90d") - last) / 2.0
+def _spend_drop(frame: pd.DataFrame, params: RulesParams) -> RuleFlags:
+    last = rule_input(frame, "spend_30d")
+    before = (rule_input(frame, "spend_90d") - last) / 2.0
     return (before > 0) & (last <= (1.0 - params.spend_drop_share) * before)
 
 
-def _returns(frame: pd.DataFrame, params: RulesParams) -> pd.Series:
-    returns = _num(frame, "return_rate_365d") > params.return_rate_max
-    cancels = _num(frame, "cancel_rate_365d") > params.cancel_rate_max
+def _returns(frame: pd.DataFrame, params: RulesParams) -> RuleFlags:
+    returns = rule_input(frame, "return_rate_365d") > params.return_rate_max
+    cancels = rule_input(frame, "cancel_rate_365d") > params.cancel_rate_max
     return returns | cancels
 
 
-def _category(frame: pd.DataFrame, params: RulesParams) -> pd.Series:
-    missed = _num(frame, "regular_categories_missed_90d")
+def _category(frame: pd.DataFrame, params: RulesParams) -> RuleFlags:
+    missed = rule_input(frame, "regular_categories_missed_90d")
     return missed >= params.regular_categories_missed_min
 
 
-_CHECKS: dict[str, Callable[[pd.DataFrame, RulesParams], pd.Series]] = {
+_CHECKS: dict[str, Callable[[pd.DataFrame, RulesParams], RuleFlags]] = {
     "RULE_INACTIVE": _inactive,
     "RULE_SPEND_DROP": _spend_drop,
     "RULE_RETURNS": _returns,
@@ -142,11 +146,17 @@ def evaluate_rules(features_df: pd.DataFrame, rules_params: RulesParams) -> pd.D
     A missing feature value (NaN) never triggers a rule. Rules whose features are
     absent from ``features_df`` (e.g. categories) are left out, not filled with False.
     """
-    out = {
-        rule.code: _CHECKS[rule.code](features_df, rules_params).fillna(False).astype(bool)
+    out = fired_rules(features_df, rules_params)
+    return pd.DataFrame(out, index=features_df.index, columns=list(out))
+
+
+def fired_rules(features_df: pd.DataFrame, rules_params: RulesParams) -> dict[str, RuleFlags]:
+    """:func:`evaluate_rules` as one boolean array per active rule code (no frame)."""
+    # NaN compares False, so a missing value never fires
+    return {
+        rule.code: np.asarray(_CHECKS[rule.code](features_df, rules_params), dtype=bool)
         for rule in active_rules(features_df.columns)
     }
-    return pd.DataFrame(out, index=features_df.index, columns=list(out))
 
 
 def rule_values(code: str, row: Mapping[str, Any], rules_params: RulesParams) -> dict[str, Any]:

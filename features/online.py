@@ -40,6 +40,12 @@ _DUCKDB_TYPES = {
     "boolean": "BOOLEAN",
 }
 _STATEMENT = "online_features"
+#: The pandas dtype :func:`_coerce` gives each canonical kind (``str``: pandas' default).
+_CANONICAL_DTYPES = {
+    "timestamp": np.dtype("datetime64[us]"),
+    "float64": np.dtype("float64"),
+    "string": pd.StringDtype(na_value=np.nan),
+}
 
 
 class _Session:
@@ -128,7 +134,9 @@ def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
     """Column ``column`` as canonical type ``kind``; raises naming bad rows."""
     raw = frame[column]
     values: pd.Series
-    if kind == "timestamp":
+    if raw.dtype == _CANONICAL_DTYPES[kind]:  # already canonical (validated API orders)
+        values = raw
+    elif kind == "timestamp":
         values = naive_utc(raw)
     elif kind == "float64":
         values = raw if raw.dtype == "float64" else pd.to_numeric(raw, errors="coerce")

@@ -29,12 +29,15 @@ _TS = re.compile(
     r"(?:\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?))?"
 )
 _INTEGRAL_FLOAT_TEXT = re.compile(r"(-?[0-9]+)\.0+")
+_CANONICAL_STATUS: dict[str, str] = {s: s for s in STATUSES}
 
 
 def as_text(value: Any) -> str | None:
     """A record value as the text a CSV cell would hold (None stays missing)."""
     if value is None:
         return None
+    if type(value) is str:  # the usual case (JSON text): skip the isinstance chain
+        return value
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, date):
@@ -131,7 +134,8 @@ def _status(
     mapped = None
     if m.status:
         key = (texts.get(m.status) or "").strip(" ").lower()
-        mapped = ({s: s for s in STATUSES} | dict(params.status.value_map)).get(key)
+        value_map = params.status.value_map  # wins over the canonical names themselves
+        mapped = value_map[key] if key in value_map else _CANONICAL_STATUS.get(key)
         if mapped is None:
             return None
         if mapped in ("returned", "cancelled"):

@@ -157,13 +157,16 @@ def dedup_contributions(
     return np.ascontiguousarray(out_t.T)
 
 
-def tree_contributions(booster: lgb.Booster, x: Array, method: str, dedup_min_rows: int) -> Array:
+def tree_contributions(
+    booster: lgb.Booster, x: Array, method: str, dedup_min_rows: int, num_threads: int = 0
+) -> Array:
     """TreeSHAP contributions by ``method`` (``lightgbm``, ``dedup`` or ``auto``).
 
     ``auto`` uses deduplication for batches of at least ``dedup_min_rows`` rows, where
-    it pays off, and LightGBM's direct ``pred_contrib`` for small ones (one API call).
+    it pays off, and LightGBM's direct ``pred_contrib`` for small ones (one API call,
+    with ``num_threads`` LightGBM threads; 0 is OpenMP's default).
     """
     use_dedup = method == "dedup" or (method == "auto" and x.shape[0] >= dedup_min_rows)
     if use_dedup:
         return dedup_contributions(booster, x)
-    return np.asarray(booster.predict(x, pred_contrib=True))
+    return np.asarray(booster.predict(x, pred_contrib=True, num_threads=num_threads))

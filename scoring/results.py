@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from bundle.model import ChurnModel
-from bundle.rules import BY_CODE, evaluate_rules, render_rule
+from bundle.rules import BY_CODE, fired_rules, render_rule
 from config.scoring import RulesParams
 from features.reason_codes import PROTECTIVE_CODES, REASON_CODES, REASON_CODES_VERSION
 from scoring.config import ScoreConfig
@@ -156,10 +156,10 @@ def rules_column(snapshot: pd.DataFrame, rules_params: RulesParams) -> pa.ListAr
     Rules are listed in rule order; each rule's sentences are rendered once per
     distinct row of the features it reads.
     """
-    fired = evaluate_rules(snapshot, rules_params)
+    fired = fired_rules(snapshot, rules_params)
     rows, codes, en, zh = [], [], [], []
-    for k, code in enumerate(fired.columns):
-        positions = np.flatnonzero(fired[code].to_numpy(bool))
+    for k, (code, flags) in enumerate(fired.items()):
+        positions = np.flatnonzero(flags)
         if not len(positions):
             continue
         values = snapshot.iloc[positions][list(BY_CODE[code].requires)]
@@ -176,7 +176,7 @@ def rules_column(snapshot: pd.DataFrame, rules_params: RulesParams) -> pa.ListAr
         codes.append(np.full(len(positions), k))
         en.append(texts[which, 0])
         zh.append(texts[which, 1])
-    names = np.array(list(fired.columns), dtype=object)
+    names = np.array(list(fired), dtype=object)
     if rows:
         row, code_i = np.concatenate(rows), np.concatenate(codes)
         order = np.lexsort((code_i, row))  # by row, then rule order
@@ -205,8 +205,66 @@ def score_customers(
     top_k: int,
     *,
     reference: Mapping[str, float] | None = None,
+    num_threads: int = 0,
 ) -> pd.DataFrame:
     """Score every row of ``snapshot`` (customer_id, cutoff, catalog features).
+
+    The parameters are those of :func:`score_columns`; the columns are described in
+    the module docstring.
+    """
+    columns = score_columns(
+        model, snapshot, params, rules_params, top_k, reference=reference,
+        num_threads=num_threads,
+    )  # fmt: skip
+    for name in ("reasons", "triggered_rules"):
+        columns[name] = pd.arrays.ArrowExtensionArray(columns[name])
+    # one constructor call: inserting columns one by one cost more than scoring one row
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(snapshot)))
+
+
+def score_records(
+    model: ChurnModel,
+    snapshot: pd.DataFrame,
+    params: ScoreConfig,
+    rules_params: RulesParams,
+    top_k: int,
+    *,
+    reference: Mapping[str, float] | None = None,
+    num_threads: int = 0,
+) -> list[dict[str, Any]]:
+    """:func:`score_customers` as one dict per row, without building a DataFrame.
+
+    The same values as ``score_customers(...).to_dict("records")`` (numpy scalars
+    where pandas gives Python ones; reasons and rules as lists of dicts). The API
+    scores one customer per request, where making the frame and reading it back cost
+    more than the scoring.
+    """
+    columns = score_columns(
+        model, snapshot, params, rules_params, top_k, reference=reference,
+        num_threads=num_threads,
+    )  # fmt: skip
+    values = {
+        name: column.to_pylist() if isinstance(column, pa.Array) else column
+        for name, column in columns.items()
+    }
+    return [
+        {name: column if isinstance(column, str) else column[i] for name, column in values.items()}
+        for i in range(len(snapshot))
+    ]
+
+
+def score_columns(
+    model: ChurnModel,
+    snapshot: pd.DataFrame,
+    params: ScoreConfig,
+    rules_params: RulesParams,
+    top_k: int,
+    *,
+    reference: Mapping[str, float] | None = None,
+    num_threads: int = 0,
+) -> dict[str, Any]:
+    """The score columns of every row of ``snapshot``: numpy arrays, the reasons and
+    rules as Arrow list arrays, and the two version strings as scalars.
 
     Parameters
     ----------
@@ -226,18 +284,29 @@ def score_customers(
         Population reference values; defaults to the bundle's medians completed from
         ``snapshot``. Pass :func:`scoring.reasons.resolve_reference` of the full batch
         when scoring a handful of customers, so their sentences cite the same medians.
+    num_threads:
+        LightGBM threads for the prediction and TreeSHAP (0: OpenMP's default). The
+        API passes 1: a request scores one customer, and waking a second OpenMP thread
+        for one row costs more than the row (milliseconds when the cores are busy);
+        the server's parallelism is its workers. Results are identical either way.
     """
     _check_columns(snapshot, model)
     snapshot = model.conform(snapshot)  # value tiers of the bundle, not of params.yaml
     names = model.feature_names
     x = model.matrix(snapshot)
     with _phase("probability"):  # predict, not the SHAP sum: bit-identical on every path
-        margin = model.blend(np.asarray(model.booster.predict(x, raw_score=True)), x)
+        margin = model.blend(
+            np.asarray(model.booster.predict(x, raw_score=True, num_threads=num_threads)), x
+        )
         probability = model.calibrator.transform(margin)
     with _phase("contributions"):  # TreeSHAP of the booster + exact linear terms
         contrib = model.blend_contributions(
             tree_contributions(
-                model.booster, x, params.score.contrib_method, params.score.dedup_min_rows
+                model.booster,
+                x,
+                params.score.contrib_method,
+                params.score.dedup_min_rows,
+                num_threads,
             ),
             x,
         )
@@ -270,31 +339,27 @@ def score_customers(
         reasons = reasons_column(table, fmap, names, params.currency)
     with _phase("rules"):
         rules = rules_column(snapshot, rules_params)
-    out = pd.DataFrame(
-        {
-            "customer_id": snapshot["customer_id"].astype(str).to_numpy(),
-            "churn_probability": probability,
-            "risk_level": levels,
-            "value_tier": tiers,
-            "revenue_at_risk": revenue_at_risk(
-                probability,
-                snapshot["spend_365d"].to_numpy(float),
-                snapshot["return_rate_365d"].to_numpy(float),
-                params.horizon_days,
-            ),
-            "as_of": pd.to_datetime(snapshot["cutoff"]).to_numpy(),
-            "model_version": str(model.metadata.get("model_version") or "unregistered"),
-            "base_probability": base,
-        }
-    )
-    out.insert(5, "reasons", pd.Series(pd.arrays.ArrowExtensionArray(reasons), index=out.index))
-    out.insert(
-        6, "triggered_rules", pd.Series(pd.arrays.ArrowExtensionArray(rules), index=out.index)
-    )
+    columns: dict[str, Any] = {
+        "customer_id": snapshot["customer_id"].astype(str).to_numpy(),
+        "churn_probability": probability,
+        "risk_level": levels,
+        "value_tier": tiers,
+        "revenue_at_risk": revenue_at_risk(
+            probability,
+            snapshot["spend_365d"].to_numpy(float),
+            snapshot["return_rate_365d"].to_numpy(float),
+            params.horizon_days,
+        ),
+        "reasons": reasons,
+        "triggered_rules": rules,
+        "as_of": pd.to_datetime(snapshot["cutoff"]).to_numpy(),
+        "model_version": str(model.metadata.get("model_version") or "unregistered"),
+        "base_probability": base,
+    }
     for i, fam in enumerate(fmap.families):
-        out[f"impact_{fam.value}"] = impacts[:, i]
-    out["reason_codes_version"] = REASON_CODES_VERSION
-    return out
+        columns[f"impact_{fam.value}"] = impacts[:, i]
+    columns["reason_codes_version"] = REASON_CODES_VERSION
+    return columns
 
 
 def _arrow_lists(dtype: pa.DataType) -> pd.ArrowDtype | None:

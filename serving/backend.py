@@ -37,7 +37,7 @@ from ingest.ingest import validate_records
 from ingest.schema import REQUIRED_COLUMNS
 from scoring.config import ScoreConfig, score_config
 from scoring.reasons import resolve_reference
-from scoring.results import score_customers
+from scoring.results import score_records
 from scoring.score import score_snapshot
 from serving.service import InvalidOrders, Loaded
 from serving.settings import Settings
@@ -91,7 +91,7 @@ class PipelineScorer:
         as_of: datetime,
         top_k: int,
         signals: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-    ) -> pd.DataFrame:
+    ) -> list[dict[str, Any]]:
         records = [_with_customer(customer_id, i, order) for i, order in enumerate(orders)]
         checked = validate_records(records, self.params.data)
         if checked.errors:
@@ -113,9 +113,9 @@ class PipelineScorer:
         if features.empty:
             message = "no completed order before as_of: nothing to score"
             raise InvalidOrders(message, [_detail(None, "orders", message)])
-        return score_customers(
+        return score_records(
             self.model, features, self.params.score, self.params.rules, top_k,
-            reference=self.reference,
+            reference=self.reference, num_threads=1,  # one customer: no OpenMP fan-out
         )  # fmt: skip
 
 

@@ -87,8 +87,9 @@ class Scorer(Protocol):
 
     def score_online(
         self, customer_id: str, orders: Sequence[Mapping[str, Any]], as_of: datetime, top_k: int
-    ) -> pd.DataFrame:
-        """Validate raw orders, build features as of ``as_of`` and score them.
+    ) -> list[dict[str, Any]]:
+        """Validate raw orders, build features as of ``as_of`` and score them: one score
+        row (as :meth:`score_batch` rows, as dicts) per customer scored.
 
         Raises :class:`InvalidOrders` naming the order index and field of bad records.
         """
@@ -281,7 +282,7 @@ class ChurnService:
         if len(scores) != 1:
             message = f"expected one scored customer, the orders gave {len(scores)}"
             raise InvalidOrders(message, [{"index": None, "field": "orders", "message": message}])
-        record = full_record(scores.to_dict("records")[0])
+        record = full_record(scores[0])
         return public_body(record, lang, self._top_k(state, top_k))
 
     def model_info(self) -> dict[str, Any]:

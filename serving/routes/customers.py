@@ -32,6 +32,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 fast_router = APIRouter(route_class=RawRoute)
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_client_key)], responses=ERRORS)
 JSON = "application/json"
+_NO_QUERY: Mapping[str, str] = {}
 
 
 # The hot route reads its three inputs straight from the request instead of through
@@ -64,9 +65,11 @@ async def customer_churn(request: Request) -> Response:
     """Churn probability, risk, value at risk, reasons and rules for one customer."""
     state = request.app.state
     state.keys.check_client(request.headers.get(API_KEY_HEADER))
-    customer_id, lang, top_k = churn_query(request.path_params, request.query_params)
+    # no query string (the usual call): skip parsing one
+    query = request.query_params if request.scope["query_string"] else _NO_QUERY
+    customer_id, lang, top_k = churn_query(request.path_params, query)
     answer = state.service.customer(customer_id, lang, top_k)
-    state.metrics.observe_predictions(((answer.probability, answer.risk_level),))
+    state.metrics.observe_prediction(answer.probability, answer.risk_level)
     return Response(answer.body, media_type=JSON)
 
 
@@ -127,5 +130,5 @@ async def churn_score(
     work = partial(service.score_orders, request.customer_id, orders, request.as_of,
                    lang or request.lang, request.top_k, signals=signals)  # fmt: skip
     answer = await asyncio.get_running_loop().run_in_executor(pool, work)
-    metrics.observe_predictions(((answer.probability, answer.risk_level),))
+    metrics.observe_prediction(answer.probability, answer.risk_level)
     return Response(answer.body, media_type=JSON)

@@ -177,6 +177,34 @@ def test_a_registered_version_this_code_cannot_load_is_a_bundle_error(monkeypatc
         pyfunc.load_registered_bundle("sqlite:///unused.db", "churn-lgbm", "champion")
 
 
+@pytest.mark.parametrize("tags", [{"gate": "promoted: beats every baseline"}, {}])
+def test_a_registered_version_reports_the_gate_decision_of_its_tag(
+    model: ChurnModel, monkeypatch: pytest.MonkeyPatch, tags: dict[str, str]
+) -> None:
+    """The gate decides after the bundle was logged: its note is the version's tag."""
+    import mlflow.pyfunc
+
+    from bundle import pyfunc
+
+    logged = model.with_metadata(gate=None, model_version=None)
+    wrapper = pyfunc.ChurnPyfunc()
+    wrapper.model = logged
+
+    class Client:
+        def __init__(self, **_: object) -> None: ...
+
+        def get_model_version_by_alias(self, name: str, alias: str) -> object:
+            return type("V", (), {"version": "3", "tags": tags})()
+
+    loaded = type("Loaded", (), {"unwrap_python_model": lambda self: wrapper})()
+    monkeypatch.setattr(pyfunc, "MlflowClient", Client)
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", lambda uri: loaded)
+    served, version = pyfunc.load_registered_bundle("sqlite:///unused.db", "churn-lgbm")
+    assert version == "3" and served.metadata["model_version"] == "3"
+    assert served.metadata["alias"] == "champion"
+    assert served.metadata["gate"] == tags.get("gate")
+
+
 def test_a_half_written_linear_part_is_refused(model: ChurnModel, tmp_path: Path):
     model.save(tmp_path / "b")
     linear = tmp_path / "b" / LINEAR_FILE

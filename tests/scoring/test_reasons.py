@@ -236,3 +236,41 @@ def test_one_order_customer_has_no_usual_gap_reference():
     refs = reference_matrix(frame, ("overdue_ratio",), {})
     assert np.isnan(refs[0, 0])  # not the assumed single_order_gap_days
     assert refs[1, 0] == 30.0
+
+
+def _eligible_one_feature_at_a_time(x, refs, names, sign):
+    """The definition of :func:`eligible`, written feature by feature (the oracle)."""
+    from features.wording import MISSING_IS_RISK, NEUTRAL, RISKY
+    from scoring.reasons import _SHOWN_DECIMALS
+
+    out = np.zeros(x.shape, dtype=bool)
+    for j, name in enumerate(names):
+        feature = BY_NAME[name]
+        if feature.reference == "population":
+            point = refs[:, j]
+        else:
+            point = np.full(len(x), NEUTRAL.get(name, np.nan))
+        places = _SHOWN_DECIMALS.get(feature.unit, 3)
+        with np.errstate(invalid="ignore"):
+            diff = np.round(x[:, j], places) - np.round(point, places)
+            out[:, j] = sign * RISKY[name] * diff > 0
+        if sign > 0 and name in MISSING_IS_RISK:
+            out[:, j] |= np.isnan(x[:, j])
+        if sign > 0 and name == "overdue_ratio":
+            out[:, j] |= ~np.isnan(x[:, j]) & np.isnan(refs[:, j])
+    return out
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_eligible_equals_its_definition_feature_by_feature(model: ChurnModel, snapshot, sign):
+    names = model.feature_names
+    x = model.matrix(snapshot)
+    refs = reference_matrix(snapshot, names, resolve_reference(model.reference, snapshot, names))
+    rng = np.random.default_rng(0)
+    # values on the rounding edges, equal to the reference as shown, and missing
+    x = np.where(rng.random(x.shape) < 0.2, np.round(refs, 1) + 0.0004, x)
+    x = np.where(rng.random(x.shape) < 0.1, np.nan, x)
+    refs = np.where(rng.random(refs.shape) < 0.1, np.nan, refs)
+    got = eligible(x, refs, names, sign)
+    np.testing.assert_array_equal(got, _eligible_one_feature_at_a_time(x, refs, names, sign))
+    assert got.any() and not got.all()

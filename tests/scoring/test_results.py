@@ -10,7 +10,13 @@ from bundle.model import ChurnModel
 from config.scoring import RulesParams
 from scoring.config import ScoreConfig
 from scoring.reasons import resolve_reference
-from scoring.results import read_scores, rules_column, score_customers, write_scores
+from scoring.results import (
+    read_scores,
+    rules_column,
+    score_customers,
+    score_records,
+    write_scores,
+)
 
 COLUMNS = [
     "customer_id", "churn_probability", "risk_level", "value_tier", "revenue_at_risk",
@@ -140,3 +146,24 @@ def test_protective_mode_labels_low_risk_reasons(
 def test_empty_snapshot_is_a_clear_error(model, snapshot, score_config, rules_params):
     with pytest.raises(ValueError, match="no rows"):
         score_customers(model, snapshot.iloc[:0], score_config, rules_params, 3)
+
+
+def test_records_and_one_thread_give_the_frame_rows_exactly(
+    scores: pd.DataFrame, model: ChurnModel, snapshot, score_config, rules_params
+):
+    """The API's path (score_records, one LightGBM thread) equals the batch frame's rows."""
+    from serving.records import full_record
+
+    records = score_records(
+        model, snapshot, score_config, rules_params, 3, num_threads=1
+    )  # fmt: skip
+    rows = scores.to_dict("records")
+    assert len(records) == len(rows) and any(r["reasons"] for r in records)
+    assert [full_record(r) for r in records] == [full_record(r) for r in rows]
+    for record, row in zip(records, rows, strict=True):
+        assert record.keys() == row.keys()
+        for name in row:
+            if name.startswith(("impact_", "base_")):
+                assert record[name] == row[name]  # bit-identical, not approximately
+    one_thread = score_customers(model, snapshot, score_config, rules_params, 3, num_threads=1)
+    pd.testing.assert_frame_equal(one_thread, scores, check_exact=True)

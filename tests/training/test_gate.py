@@ -74,6 +74,7 @@ def test_registry_aliases_over_three_trainings(snapshots: pd.DataFrame, tmp_path
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "1", "candidate": "2"}
     model, version = load_registered_bundle(uri, "churn-lgbm", "champion")
     assert version == "1" and model.metadata["model_version"] == "1"
+    assert model.metadata["gate"] == first["registry"]["gate"]  # from the version's tag
 
     params_file = tmp_path / "good.yaml"
     result = CliRunner().invoke(app, ["promote", "--version", "2", "--params", str(params_file)])
