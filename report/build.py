@@ -25,7 +25,8 @@ from report import plots
 from report.alerts_section import alerts_section
 from report.webfont import with_font_face
 from scoring.contributions import tree_contributions
-from scoring.reasons import FamilyMap, family_contributions, family_map, shapley_impacts
+from scoring.reasons import FamilyMap, family_contributions, family_map
+from scoring.shapley import shapley_impacts
 
 Array = NDArray[np.float64]
 TEMPLATES = Path(__file__).parent / "templates"

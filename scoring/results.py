@@ -45,10 +45,10 @@ from scoring.reasons import (
     reference_matrix,
     resolve_reference,
     select_reasons,
-    shapley_impacts,
 )
 from scoring.risk import revenue_at_risk, risk_levels, tier_names
 from scoring.sentences import render_many
+from scoring.shapley import shapley_impacts
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from scoring.reasons import (
     reference_matrix,
     resolve_reference,
     select_reasons,
-    shapley_impacts,
 )
+from scoring.shapley import shapley_impacts
 
 
 def _brute_shapley(fam: np.ndarray, bias: float, cal: SigmoidCalibrator) -> np.ndarray:
