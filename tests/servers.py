@@ -1,10 +1,15 @@
-"""Waiting for a real server process started by a test to answer."""
+"""Real server processes started by tests: start, wait until they answer, stop."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -37,3 +42,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_app(cwd: Path, env: dict[str, str], log: Path) -> Iterator[tuple[str, Path]]:
+    """``uvicorn serving.app:create_app --factory`` on a free port in ``cwd`` with ``env``
+    added to the environment; yields (base URL, log path) once ``/readyz`` answers, and
+    asserts a clean shutdown (exit 0 or the SIGTERM uvicorn re-raises) afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
+           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(proc, f"{base}/readyz", log, timeout=300, interval=0.5)
+        yield base, log
+    finally:
+        proc.terminate()
+        code = proc.wait(timeout=30)
+    assert code in (0, -signal.SIGTERM), log.read_text()[-3000:]

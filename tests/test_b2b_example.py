@@ -11,10 +11,8 @@ uvicorn server and posts a customer's orders and signal events over HTTP.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,7 +28,7 @@ from markupsafe import escape
 from benchmarks.repo_copy import pipeline_env, stage_command
 from features.catalog import BY_NAME, SIGNAL_CATALOG, Family
 from features.reason_codes import REASON_CODES
-from tests.servers import free_port, wait_until_ready
+from tests.servers import uvicorn_app
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,23 +161,12 @@ def _table(feature: str) -> str | None:
 @pytest.fixture(scope="module")
 def server(company: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``uvicorn serving.app:create_app --factory`` serving the company's trained model."""
-    port = free_port()
-    env = {**os.environ, "CHURN_MODEL_DIR": str(company / "models/churn"),
+    env = {"CHURN_MODEL_DIR": str(company / "models/churn"),
            "CHURN_SNAPSHOT_PATH": str(company / "data/processed/latest.parquet"),
            "CHURN_PARAMS_PATH": str(company / "params.yaml"), "CHURN_API_KEYS": KEY}  # fmt: skip
     log = tmp_path_factory.mktemp("uvicorn") / "server.log"
-    cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=company, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(proc, f"{base}/readyz", log, timeout=300, interval=0.5)
+    with uvicorn_app(company, env, log) as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        code = proc.wait(timeout=30)
-    assert code in (0, -signal.SIGTERM), log.read_text()[-3000:]
 
 
 def _records(frame: pd.DataFrame, cid: str) -> list[dict[str, Any]]:

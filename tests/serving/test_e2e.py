@@ -8,11 +8,6 @@ probability to 1e-9, the same reason codes in the same order, the same sentences
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,43 +18,26 @@ import pytest
 from scoring.results import read_scores
 from serving.backend import PipelineBackend
 from serving.settings import Settings
-from tests.servers import wait_until_ready
+from tests.servers import uvicorn_app
 
 KEY, ADMIN = "e2e-client-key", "e2e-admin-key"
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``uvicorn serving.app:create_app --factory`` serving the pipeline's bundle."""
     repo = pipeline_run
-    port = _free_port()
-    env = {**os.environ, "CHURN_MODEL_DIR": str(repo / "models/churn"),
+    env = {"CHURN_MODEL_DIR": str(repo / "models/churn"),
            "CHURN_SNAPSHOT_PATH": str(repo / "data/processed/latest.parquet"),
            "CHURN_PARAMS_PATH": str(repo / "params.yaml"), "CHURN_API_KEYS": KEY,
            "CHURN_ADMIN_KEY": ADMIN}  # fmt: skip
     log = tmp_path_factory.mktemp("uvicorn") / "server.log"
-    cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(proc, f"{base}/readyz", log, timeout=300, interval=0.5)
+    with uvicorn_app(repo, env, log) as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        code = proc.wait(timeout=30)
     # a clean shutdown, also after online scoring used DuckDB threads (uvicorn re-raises
     # the SIGTERM it handled, so -15 is a graceful exit; an abort would be -6)
     text = log.read_text()
-    assert code in (0, -signal.SIGTERM), text[-3000:]
     assert "Application shutdown complete" in text and "terminate called" not in text
 
 
