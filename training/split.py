@@ -194,10 +194,10 @@ def selection_splits(
     holdout are not used (validation would be in-time). Used to choose settings without
     ever seeing anything of the test cutoff ``before``.
     """
-    horizon = pd.Timedelta(days=horizon_days)
+    label_window = pd.Timedelta(days=horizon_days)
     cutoffs = labelled_cutoffs(snapshots)
     out: list[CutoffSplit] = []
-    for test in reversed([t for t in cutoffs if t + horizon <= before]):
+    for test in reversed([t for t in cutoffs if t + label_window <= before]):
         if len(out) >= folds:
             break
         try:

@@ -54,7 +54,12 @@ def test_worse_or_equal_candidate_does_not_replace_the_champion() -> None:
 @pytest.mark.slow
 def test_registry_aliases_over_three_trainings(snapshots: pd.DataFrame, tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    good = load_params(write_params(tmp_path / "good.yaml", uri, tuning={"enabled": False}))
+    # the aliases are under test, not the synthetic data's calibration: ECE bar relaxed
+    good = load_params(
+        write_params(
+            tmp_path / "good.yaml", uri, tuning={"enabled": False}, evaluate={"ece_max": 0.1}
+        )
+    )
     worse = load_params(
         write_params(
             tmp_path / "worse.yaml",
