@@ -127,3 +127,13 @@ def fit_transform_stats(
     scale = t.std(axis=0)
     scale = np.where(scale > 1e-12, scale, 1.0)
     return (t - mean) / scale, fill, mean, scale, (lo - mean) / scale, (hi - mean) / scale
+
+
+def blend_margin(
+    booster_margin: Array, x: Array, linear: LinearPart | None, weight: float
+) -> Array:
+    """``weight * booster_margin + (1 - weight) * linear margin`` of the matrix ``x``
+    (the booster's margin alone when there is no linear part)."""
+    if linear is None:
+        return booster_margin
+    return weight * booster_margin + (1.0 - weight) * linear.margin(x)

@@ -43,7 +43,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bundle.calibration import Calibrator, calibrator_from_dict
-from bundle.linear import LinearPart
+from bundle.linear import LinearPart, blend_margin
 from bundle.rules import RULES_VERSION
 from config.features import FeatureParams, ValueTiers
 from features.catalog import CATALOG_VERSION
@@ -147,10 +147,7 @@ class ChurnModel:
         self, booster_margin: NDArray[np.float64], x: NDArray[np.float64]
     ) -> NDArray[np.float64]:
         """``w * booster_margin + (1 - w) * linear margin`` for the matrix ``x``."""
-        if self.linear is None:
-            return booster_margin
-        w = self.blend_weight
-        return w * booster_margin + (1.0 - w) * self.linear.margin(x)
+        return blend_margin(booster_margin, x, self.linear, self.blend_weight)
 
     def blend_contributions(
         self, tree: NDArray[np.float64], x: NDArray[np.float64]

@@ -34,6 +34,7 @@ from scipy.special import expit
 from sklearn.metrics import brier_score_loss
 
 from bundle.calibration import Calibrator, IdentityCalibrator, SigmoidCalibrator, fit_sigmoid
+from bundle.linear import blend_margin
 from config.root import Params
 from config.training import TrainParams
 from training.blend import fit_blend
@@ -89,10 +90,8 @@ def fold_margins(
         booster, linear, _ = fit_blend(train_part(snapshots, split), names, plain, seed)
         test = part(snapshots, split.test)
         x = test.loc[:, names].to_numpy(dtype=np.float64)
-        margin = np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
-        if linear is not None:
-            w = params.blend_weight
-            margin = w * margin + (1.0 - w) * linear.margin(x)
+        tree = np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
+        margin = blend_margin(tree, x, linear, params.blend_weight)
         out.append(FoldMargins(split.test, margin, test["label"].to_numpy().astype(np.int64)))
     return out
 
