@@ -5,8 +5,9 @@
 - ``rules``: the vendor rules (:mod:`bundle.rules`); the score is the number of rules
   that fire, mapped to the training churn rate per count.
 - ``logreg``: logistic regression on log1p-scaled, standardised RFM features.
-- ``bgnbd``: BG/NBD (lifetimes ``BetaGeoFitter``) probability of **no order in the
-  horizon** -- not 1 - P(alive), which ranks one-time buyers wrongly.
+- ``bgnbd``: BG/NBD (fitted as lifetimes' ``BetaGeoFitter`` fits it,
+  :mod:`training.bgnbd`) probability of **no order in the horizon** -- not
+  1 - P(alive), which ranks one-time buyers wrongly.
 
 Each baseline serialises to a JSON-friendly dict, so ``train`` writes them once and
 ``evaluate`` scores the test cutoff with exactly the fitted baselines.
@@ -20,8 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifetimes import BetaGeoFitter
-from lifetimes.utils import ConvergenceError
 from numpy.typing import NDArray
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
@@ -29,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from bundle.rules import evaluate_rules
 from config.scoring import RulesParams
 from config.training import BaselineParams
+from training.bgnbd import BGNBDConvergenceError, fit_bgnbd
 
 logger = logging.getLogger(__name__)
 Array = NDArray[np.float64]
@@ -145,7 +145,8 @@ def bgnbd_inputs(frame: pd.DataFrame, unit_days: float) -> tuple[Array, Array, A
 
 @dataclass(frozen=True)
 class BGNBDBaseline:
-    """BG/NBD fitted by lifetimes; scores P(no order in the next ``horizon`` days)."""
+    """BG/NBD (:func:`training.bgnbd.fit_bgnbd`); scores P(no order in the next
+    ``horizon`` days)."""
 
     r: float
     alpha: float
@@ -161,17 +162,15 @@ class BGNBDBaseline:
         penalizer = params.bgnbd_penalizer
         for attempt in range(_BGNBD_RETRIES + 1):
             try:
-                bgf = BetaGeoFitter(penalizer_coef=penalizer)
-                bgf.fit(x, t_x, big_t)
+                r, alpha, a, b = fit_bgnbd(x, t_x, big_t, penalizer)
                 break
-            except ConvergenceError:
+            except BGNBDConvergenceError:
                 if attempt == _BGNBD_RETRIES:
                     raise
                 # lifetimes' own advice: a small L2 penalty on the parameters helps the
                 # optimiser when a sample has few repeat buyers.
                 penalizer = max(penalizer * 10, 1e-3)
                 logger.warning("BG/NBD did not converge; retrying with penalizer %g", penalizer)
-        r, alpha, a, b = (float(bgf.params_[k]) for k in ("r", "alpha", "a", "b"))
         logger.info("BG/NBD fit: r=%.4g alpha=%.4g a=%.4g b=%.4g", r, alpha, a, b)
         return cls(r, alpha, a, b, params.bgnbd_time_unit_days, float(horizon_days))
 
