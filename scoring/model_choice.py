@@ -26,10 +26,12 @@ class ModelNotFound(LookupError):
     """The requested alias or directory holds no model."""
 
 
-def _alias(registry: RegistryParams, which: str) -> tuple[ChurnModel, str]:
+def _alias(
+    registry: RegistryParams, which: str, check_environment: bool
+) -> tuple[ChurnModel, str]:
     alias = registry.champion_alias if which == "champion" else registry.candidate_alias
     uri = resolve_tracking_uri(registry.tracking_uri, repo_root(os.environ, Path.cwd()), os.environ)
-    model, version = load_registered_bundle(uri, registry.model_name, alias)
+    model, version = load_registered_bundle(uri, registry.model_name, alias, check_environment)
     return model, f"{registry.model_name} v{version} @{alias}"
 
 
@@ -42,20 +44,26 @@ def _directory(path: Path) -> tuple[ChurnModel, str]:
     return model, f"{path} (v{version}, {alias})"
 
 
-def choose_model(which: str, model_dir: Path, registry: RegistryParams) -> tuple[ChurnModel, str]:
-    """The model to score with and a one-line description of it (see module docstring)."""
+def choose_model(
+    which: str, model_dir: Path, registry: RegistryParams, check_environment: bool = True
+) -> tuple[ChurnModel, str]:
+    """The model to score with and a one-line description of it (see module docstring).
+
+    ``check_environment``: see :func:`bundle.pyfunc.load_registered_bundle` (the score
+    stage passes ``False``).
+    """
     if which in ALIASES:
         if not registry.enabled:
             raise ModelNotFound(f"--model {which}: the registry is disabled in params")
         try:
-            return _alias(registry, which)
+            return _alias(registry, which, check_environment)
         except LookupError as exc:
             raise ModelNotFound(f"no {which} in the registry ({registry.model_name})") from exc
     if which != "auto":
         return _directory(Path(which))
     if registry.enabled:
         try:
-            return _alias(registry, "champion")
+            return _alias(registry, "champion", check_environment)
         except LookupError:
             logger.info("no champion yet: scoring with the latest trained model in %s", model_dir)
     return _directory(model_dir)

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     args = stage_args(argv, __doc__, "model-dir", "latest", "scores", "csv")
     setup_logging()
     params = load_params(args.params)
-    model, used = choose_model("auto", args.model_dir, params.registry)
+    model, used = choose_model("auto", args.model_dir, params.registry, check_environment=False)
     logger.info("scoring with %s", used)
     config = score_config(params, model.horizon_days)
     rules = params.rules

@@ -166,7 +166,7 @@ def test_a_registered_version_this_code_cannot_load_is_a_bundle_error(monkeypatc
         def get_model_version_by_alias(self, name: str, alias: str) -> object:
             return type("V", (), {"version": "7"})()
 
-    def old_release(uri: str) -> None:
+    def old_release(uri: str, **_: object) -> None:
         raise ModuleNotFoundError("No module named 'scoring.mlflow_model'")
 
     monkeypatch.setattr(pyfunc, "MlflowClient", Client)
@@ -198,7 +198,7 @@ def test_a_registered_version_reports_the_gate_decision_of_its_tag(
 
     loaded = type("Loaded", (), {"unwrap_python_model": lambda self: wrapper})()
     monkeypatch.setattr(pyfunc, "MlflowClient", Client)
-    monkeypatch.setattr(mlflow.pyfunc, "load_model", lambda uri: loaded)
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", lambda uri, **_: loaded)
     served, version = pyfunc.load_registered_bundle("sqlite:///unused.db", "churn-lgbm")
     assert version == "3" and served.metadata["model_version"] == "3"
     assert served.metadata["alias"] == "champion"
