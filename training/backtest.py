@@ -63,6 +63,19 @@ def run_fold(snapshots: pd.DataFrame, split: CutoffSplit, cfg: Params) -> Fold:
     return Fold(split, fitted, report, test["label"].to_numpy(), scores, test)
 
 
+SCORE_KEYS = ("customer_id", "cutoff", "label")
+
+
+def test_scores(fold: Fold | None) -> pd.DataFrame:
+    """The evaluated fold's held-out rows: customer, cutoff, label and every scorer's
+    churn probability (``model`` and each baseline), for the ``evaluate`` stage's
+    curves. Without a fold, the key columns only and no rows."""
+    if fold is None:
+        return pd.DataFrame({k: pd.Series(dtype="float64") for k in SCORE_KEYS})
+    keys = fold.test.loc[:, list(SCORE_KEYS)].reset_index(drop=True)
+    return keys.assign(**{name: np.asarray(v, dtype=np.float64) for name, v in fold.scores.items()})
+
+
 def _tuning(selection: dict[str, Any] | None) -> str:
     if selection is None:
         return "off"

@@ -1,13 +1,15 @@
 """``evaluate`` stage: metrics of the evaluated procedure and every baseline on the test
 cutoff for ``dvc metrics``, curves for ``dvc plots``, and the rolling backtest.
 
-The served bundle is a refit whose calibration saw the latest labelled cutoff, so it is
-not scored there: the evaluated fold (same params as ``reports/train.json`` records)
-is refitted deterministically instead, and the backtest is the one the gate judged.
+Nothing is refitted: the ``train`` stage's last backtest fold is the evaluated split
+(its metrics are ``test`` in ``reports/train.json``, the numbers the gate judged), and
+train writes that fold's held-out scores (``--test-scores``), from which the ROC,
+precision-recall, reliability and gains curves are drawn here. The served bundle is a
+refit whose calibration saw the latest labelled cutoff, so it is not scored there.
 
     python -m training.evaluate --params params.yaml \
-        --snapshots data/processed/snapshots.parquet \
         --train-report reports/train.json \
+        --test-scores data/processed/test_scores.parquet \
         --metrics reports/metrics.json --plots reports/plots \
         --backtest reports/backtest.json
 """
@@ -25,18 +27,22 @@ from rich.table import Table
 
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
-from config.training import TrainParams
-from training.pipeline import evaluate_frame, fit_all, score_frame
 from training.plots import curve_tables, write_plot_data, write_pngs
-from training.split import make_split, part
 
 logger = logging.getLogger(__name__)
 
 
 def evaluated_metrics(
-    snapshots: pd.DataFrame, cfg: Params, train: dict[str, Any], plots: Path
+    scores: pd.DataFrame, cfg: Params, train: dict[str, Any], plots: Path
 ) -> dict[str, Any]:
-    """Refit the evaluated fold with its recorded params; metrics, curves, backtest means."""
+    """The evaluated fold's metrics (from ``train``), curves from its ``scores``.
+
+    Raises
+    ------
+    ValueError
+        When ``scores`` are not the held-out rows of the fold ``train`` evaluated (a
+        different cutoff or row count, or a scorer missing): rerun ``train``.
+    """
     backtest = train["backtest"]
     summary = {
         "backtest_mean": backtest["mean"],
@@ -46,18 +52,29 @@ def evaluated_metrics(
     plots.mkdir(parents=True, exist_ok=True)
     if train["test"] is None:
         return {"test_cutoff": None, **summary}
-    split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
-    fitted = fit_all(snapshots, split, cfg, params=TrainParams.model_validate(train["params"]))
-    test = part(snapshots, split.test)
-    report = evaluate_frame(test, fitted.model, fitted.baselines, cfg)
+    cutoff = train["split"]["test_cutoff"]
+    test = train["test"]
+    names = ["model", *test["baselines"]]
+    days = sorted({pd.Timestamp(c).date().isoformat() for c in scores["cutoff"]})
+    problems = [f"no column {n!r}" for n in names if n not in scores.columns]
+    if days != [cutoff]:
+        problems.append(f"cutoffs {days}, not {cutoff}")
+    if len(scores) != test["model"]["n"]:
+        problems.append(f"{len(scores)} rows, not {test['model']['n']}")
+    if problems:
+        raise ValueError(
+            "the test scores are not the held-out rows reports/train.json evaluated ("
+            + "; ".join(problems)
+            + "): rerun the train stage"
+        )
     tables = curve_tables(
-        test["label"].to_numpy(),
-        score_frame(test, fitted.model, fitted.baselines),
+        scores["label"].to_numpy(),
+        {n: scores[n].to_numpy() for n in names},
         cfg.evaluate.ece_bins,
     )
     write_plot_data(tables, plots)
     write_pngs(tables, plots)
-    return {"test_cutoff": split.test.date().isoformat(), **report, **summary}
+    return {"test_cutoff": cutoff, **test, **summary}
 
 
 def _table(report: dict[str, Any]) -> Table:
@@ -86,11 +103,11 @@ def _backtest_table(backtest: dict[str, Any]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
-    args = stage_args(argv, __doc__, "snapshots", "train-report", "metrics", "plots", "backtest")
+    args = stage_args(argv, __doc__, "train-report", "test-scores", "metrics", "plots", "backtest")
     setup_logging()
     cfg = load_params(args.params)
     train = json.loads(args.train_report.read_text())
-    report = evaluated_metrics(pd.read_parquet(args.snapshots), cfg, train, args.plots)
+    report = evaluated_metrics(pd.read_parquet(args.test_scores), cfg, train, args.plots)
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(report, indent=2))
     args.backtest.parent.mkdir(parents=True, exist_ok=True)

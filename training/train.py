@@ -16,7 +16,10 @@ splits, tuning skipped, no held-out evaluation) is listed in ``degradations``.
     python -m training.train --params params.yaml \
         --snapshots data/processed/snapshots.parquet \
         --model-dir models/churn --baselines models/baselines.json \
-        --report reports/train.json
+        --report reports/train.json --test-scores data/processed/test_scores.parquet
+
+``--test-scores``: the evaluated fold's held-out rows with every scorer's probability
+(the ``evaluate`` stage draws its curves from them instead of refitting the fold).
 """
 
 from __future__ import annotations
@@ -25,30 +28,22 @@ import json
 import logging
 import os
 import signal
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mlflow import MlflowClient
 from rich.console import Console
 
-from bundle.model import BundleError, ChurnModel
-from bundle.pyfunc import load_registered_bundle
 from config.progress import live_progress, steps
 from config.root import Params, load_params
 from config.stage import setup_logging, stage_args
-from config.tracking import experiment_tags, repo_root, resolve_tracking_uri
-from features.catalog import CATALOG_VERSION
-from training.backtest import Fold, run_fold, summarize
-from training.behaviour import Check, behavioural_checks
-from training.behaviour import failures as behaviour_failures
+from config.tracking import repo_root, resolve_tracking_uri
+from training.backtest import Fold, run_fold, summarize, test_scores
+from training.behaviour import behavioural_checks
 from training.experiment import explicit_tuning
-from training.gate import GateDecision, apply, current_champion, decide
-from training.metrics import probability_metrics
 from training.pipeline import FittedRun, feature_columns, fit_all
-from training.plots import curve_tables, write_pngs
+from training.registration import register
 from training.split import (
     backtest_splits,
     labelled_cutoffs,
@@ -59,7 +54,6 @@ from training.tracking import (
     TERMINATION,
     end_open_run_failed,
     fail_runs_on_signals,
-    log_and_register,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,144 +65,6 @@ def data_range(snapshots: pd.DataFrame) -> dict[str, str]:
     return {
         "first_cutoff": cutoffs.min().date().isoformat(),
         "last_cutoff": cutoffs.max().date().isoformat(),
-    }
-
-
-def champion_metrics(
-    uri: str, cfg: Params, test: pd.DataFrame | None
-) -> tuple[str | None, dict[str, float] | None, str | None]:
-    """(version, metrics to compare with, problem) of the current champion, if any.
-
-    A champion that recorded its backtest means (``backtest_mean``) is compared by them:
-    its bundle is a refit whose calibration saw the latest labelled cutoff, so scoring
-    it there would flatter it. An older champion is scored on ``test``.
-    """
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = current_champion(client, cfg.registry)
-    if version is None:
-        return None, None, None
-    try:
-        champion, _ = load_registered_bundle(
-            uri, cfg.registry.model_name, cfg.registry.champion_alias
-        )
-        recorded = champion.metadata.get("backtest_mean")
-        if isinstance(recorded, dict):
-            return version, recorded, None
-        if test is None:
-            return version, None, f"champion v{version}: no test cutoff to compare on"
-        p = champion.predict_proba(test)
-    except BundleError as exc:  # an old release's champion: it cannot be served anyway
-        logger.warning("champion v%s is not comparable (%s): baselines only", version, exc)
-        return version, None, None
-    except (KeyError, LookupError, OSError, ValueError) as exc:
-        return version, None, f"champion v{version} cannot score the current test data: {exc}"
-    ev = cfg.evaluate
-    return (
-        version,
-        probability_metrics(test["label"].to_numpy(), p, ev.top_fractions, ev.ece_bins),
-        None,
-    )
-
-
-def gate_decision(
-    cfg: Params,
-    uri: str,
-    summary: dict[str, Any],
-    test: pd.DataFrame | None,
-    checks: list[Check],
-    is_champion: bool = False,
-) -> tuple[GateDecision, str | None]:
-    """The gate on the backtest means, the champion and the behavioural checks.
-
-    ``is_champion``: the run reproduced the champion's own bundle (same digest, same
-    registered version), which is judged on its own merits, not against itself.
-    """
-    champ_version, champ, problem = champion_metrics(uri, cfg, test)
-    if is_champion:
-        champ, problem = None, None
-    mean = summary["mean"]
-    if mean:
-        baselines = {n: m for n, m in mean.items() if n != "model"}
-        decision = decide(mean["model"], baselines, champ, cfg.evaluate.ece_max)
-    else:
-        decision = GateDecision(
-            False, ("no held-out evaluation: history too short for a test cutoff",)
-        )
-    extra = [p for p in (problem,) if p is not None] + behaviour_failures(checks)
-    if extra:
-        decision = GateDecision(False, (*decision.failures, *extra))
-    return decision, champ_version
-
-
-def register(
-    cfg: Params,
-    uri: str,
-    model_dir: Path,
-    model: ChurnModel,
-    evaluated: Fold | None,
-    summary: dict[str, Any],
-    checks: list[Check],
-    latest: pd.DataFrame,
-) -> dict[str, Any]:
-    """Log + register the saved bundle, then gate it. Returns registry metadata."""
-    example = latest.loc[:, list(model.feature_names)].head(5).astype("float64")
-    test = None if evaluated is None else evaluated.test
-    decision, champ_version = gate_decision(cfg, uri, summary, test, checks)
-    behaviour = {c.name: {"passed": c.passed, "detail": c.detail} for c in checks}
-    metrics: dict[str, Any] = {
-        "backtest_mean": summary["mean"].get("model", {}),
-        "backtest_vs_best_baseline": summary["vs_best_baseline"],
-        "behaviour": {"checks": len(checks), "failed": sum(not c.passed for c in checks)},
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        figures: list[Path] = []
-        if evaluated is not None:
-            report = evaluated.report
-            metrics["test"] = report["model"]
-            metrics["baseline"] = report["baselines"]
-            metrics["vs_best_baseline"] = {
-                k: v for k, v in report["vs_best_baseline"].items() if k != "baseline"
-            }
-            figures = write_pngs(
-                curve_tables(evaluated.y, evaluated.scores, cfg.evaluate.ece_bins), Path(tmp)
-            )
-        run_id, version = log_and_register(
-            uri,
-            cfg.registry,
-            model_dir,
-            model,
-            example,
-            params={
-                "split": cfg.split.model_dump(),
-                "train": model.metadata["params"],
-                "tuning": cfg.tuning.model_dump(),
-                "baselines": cfg.baselines.model_dump(),
-                "rules": cfg.rules.model_dump(),
-                "horizon_days": cfg.features.horizon_days,
-                "seed": cfg.seed,
-                **model.metadata["served_split"],
-            },
-            metrics=metrics,
-            tags={
-                "catalog_version": CATALOG_VERSION,
-                **model.metadata["data_range"],
-                **experiment_tags(os.environ),
-            },
-            figures=figures,
-            documents={"behaviour.json": behaviour},
-        )
-    if champ_version is not None and str(version) == champ_version:
-        # a re-run that reproduced the champion's bundle: judge it as the first time
-        decision, _ = gate_decision(cfg, uri, summary, test, checks, is_champion=True)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    status = apply(client, cfg.registry, version, decision)
-    return {
-        "model_version": version,
-        "mlflow_run_id": run_id,
-        "alias": status,
-        "champion_before": champ_version,
-        "gate": decision.summary(),
-        "gate_failures": list(decision.failures),
     }
 
 
@@ -241,10 +97,13 @@ def run(
     uri: str | None,
     trained_at: str,
     pinned: list[str] | None = None,
+    scores_path: Path | None = None,
 ) -> dict[str, Any]:
     """Backtest the procedure, refit it one horizon later, save, register and gate.
 
     ``pinned``: train keys set for this run and kept out of tuning (reported).
+    ``scores_path``: where to write the evaluated fold's held-out scores
+    (:func:`training.backtest.test_scores`), which the ``evaluate`` stage plots.
     """
     pinned = pinned or []
     feature_columns(snapshots)
@@ -253,6 +112,9 @@ def run(
     folds = [run_fold(snapshots, s, cfg) for s in steps(splits, "backtest folds")]
     summary = summarize(folds, cfg)
     evaluated = folds[-1] if folds else None
+    if scores_path is not None:
+        scores_path.parent.mkdir(parents=True, exist_ok=True)
+        test_scores(evaluated).to_parquet(scores_path, index=False)
     split = served_split(snapshots, horizon, cfg.split)
     served = fit_all(snapshots, split, cfg)
     latest = part(snapshots, labelled_cutoffs(snapshots)[-1])
@@ -328,7 +190,7 @@ def tracked_report(result: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Stage entry point (wiring only)."""
-    args = stage_args(argv, __doc__, "snapshots", "model-dir", "baselines", "report")
+    args = stage_args(argv, __doc__, "snapshots", "model-dir", "baselines", "report", "test-scores")
     setup_logging()
     fail_runs_on_signals()
     cfg = load_params(args.params)
@@ -350,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 uri,
                 datetime.now(UTC).isoformat(timespec="seconds"),
                 pinned,
+                args.test_scores,
             )
     except BaseException as exc:  # a signal may surface as a store error while unwinding
         signum = TERMINATION["signum"]

@@ -138,7 +138,8 @@ def test_killing_the_train_stage_leaves_no_running_run(tmp_path: Path) -> None:
         split={"backtest_folds": 2},
         train={"num_boost_round": 20},
     )
-    out = {"--model-dir": "models/churn", "--baselines": "b.json", "--report": "train.json"}
+    out = {"--model-dir": "models/churn", "--baselines": "b.json", "--report": "train.json",
+           "--test-scores": "test_scores.parquet"}  # fmt: skip
     cmd = [sys.executable, "-m", "training.train", "--params", str(params), "--snapshots",
            str(snaps), *(x for k, v in out.items() for x in (k, str(tmp_path / v)))]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}

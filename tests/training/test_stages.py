@@ -50,13 +50,16 @@ def test_train_then_evaluate_write_declared_outputs(
         str(tmp_path / "b.json"),
     ]
     report = ["--report", str(tmp_path / "reports/train.json")]
-    assert train_main([*common, *models, *report]) == 0
+    scores = ["--test-scores", str(tmp_path / "test_scores.parquet")]
+    assert train_main([*common, *models, *report, *scores]) == 0
     assert (tmp_path / "mlflow.db").exists()  # relative SQLite path: under the repo root
     plots = tmp_path / "reports/plots"
     assert (
         evaluate_main(
             [
-                *common,
+                "--params",
+                str(params),
+                *scores,
                 "--train-report",
                 str(tmp_path / "reports/train.json"),
                 "--metrics",
@@ -72,9 +75,9 @@ def test_train_then_evaluate_write_declared_outputs(
 
     metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
     train = json.loads((tmp_path / "reports/train.json").read_text())
-    assert metrics["model"] == train["test"]["model"]  # evaluate reproduces train's numbers
-    # ... and those numbers are the evaluated fold's model (refitted with the params train
-    # recorded; the saved bundle is the served refit), recomputed here without
+    assert metrics["model"] == train["test"]["model"]  # evaluate reports train's numbers
+    # ... and those numbers are the evaluated fold's model (refitted here with the params
+    # train recorded; the saved bundle is the served refit), recomputed without
     # evaluate_frame
     test_rows = snapshots[snapshots["cutoff"] == snapshots["cutoff"].max()]
     y = test_rows["label"].to_numpy()
@@ -82,6 +85,21 @@ def test_train_then_evaluate_write_declared_outputs(
     split = make_split(snapshots, cfg.features.horizon_days, cfg.split)
     fitted = fit_all(snapshots, split, cfg, params=TrainParams.model_validate(train["params"]))
     p = fitted.model.predict_proba(test_rows)
+    # the held-out scores evaluate draws its curves from are those of the same refit
+    held = pd.read_parquet(tmp_path / "test_scores.parquet")
+    assert held["customer_id"].tolist() == test_rows["customer_id"].tolist()
+    np.testing.assert_allclose(held["model"].to_numpy(), p, rtol=0, atol=1e-12)
+    for name, q in fitted.baselines.predict(test_rows).items():
+        np.testing.assert_allclose(held[name].to_numpy(), q, rtol=0, atol=1e-12, err_msg=name)
+    # scores that are not the evaluated fold's rows are refused, naming what differs
+    held.iloc[:-1].to_parquet(tmp_path / "short.parquet")
+    short = [*scores[:1], str(tmp_path / "short.parquet")]
+    with pytest.raises(ValueError, match=r"rows, not .*rerun the train stage"):
+        evaluate_main(
+            ["--params", str(params), *short, "--train-report", str(tmp_path / "reports/train.json"),
+             "--metrics", str(tmp_path / "m2.json"), "--plots", str(tmp_path / "p2"),
+             "--backtest", str(tmp_path / "bt2.json")]
+        )  # fmt: skip
     assert metrics["test_cutoff"] == test_rows["cutoff"].max().date().isoformat()
     assert metrics["model"]["n"] == len(test_rows)
     assert metrics["model"]["base_rate"] == pytest.approx(y.mean(), abs=1e-12)
