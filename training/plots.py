@@ -128,7 +128,9 @@ def write_pngs(tables: dict[str, dict[str, pd.DataFrame]], out_dir: Path) -> lis
         ax.set_ylabel(y)
         ax.set_title(plot)
         ax.legend(fontsize=8)
-        fig.tight_layout()
+        # fixed margins (the axes hold 0..1 ticks and short labels): tight_layout would
+        # lay the text out a second time, a third of the rendering time
+        fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.93)
         path = out_dir / f"{plot}.png"
         fig.savefig(path, metadata={"Software": None})
         plt.close(fig)
