@@ -59,12 +59,20 @@ def test_every_path_in_a_stage_command_is_declared(name: str) -> None:
     assert undeclared == [], f"stage {name} uses undeclared paths {undeclared}"
 
 
+LAUNCH = ["python", "-m", "config.launch"]
+
+
+def _module(cmd: str) -> str:
+    """The stage module a command runs: ``python -m config.launch <package.module> ...``."""
+    tokens = shlex.split(cmd)
+    assert tokens[:3] == LAUNCH, f"a stage must run `python -m config.launch package.module`: {cmd}"
+    return tokens[3]
+
+
 @pytest.mark.parametrize("name", sorted(_stages()))
 def test_stage_runs_a_package_module_and_depends_on_its_package(name: str) -> None:
     stage = _stages()[name]
-    tokens = shlex.split(stage["cmd"])
-    assert tokens[:2] == ["python", "-m"], f"stage {name} must run `python -m package.module`"
-    package, module = tokens[2].split(".")
+    package, module = _module(stage["cmd"]).split(".")
     assert package in PACKAGES
     assert module == name, f"stage {name} must run a module named after it, not {module}"
     assert package in (stage.get("deps") or []), f"stage {name} must depend on folder {package}"
@@ -97,7 +105,7 @@ def _imports(module: str) -> set[str]:
 def test_stage_deps_are_exactly_the_packages_it_imports(name: str) -> None:
     """A package edit reruns the stages that import it, and only those."""
     stage = _stages()[name]
-    module = shlex.split(stage["cmd"])[2]
+    module = _module(stage["cmd"])
     deps = {d for d in stage.get("deps") or [] if d in PACKAGES}
     assert deps == _imports(module), f"stage {name}: deps {sorted(deps)}"
 
