@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -73,6 +72,9 @@ IMPORT_TIME_ENV = (
     "PYTHON", "LD_", "LC_", "LANG", "TZ", "TMPDIR", "HOME", "XDG_", "ARROW_", "JAVA_HOME",
 )  # fmt: skip
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: fork, Unix sockets with descriptor passing and peer credentials (Linux); elsewhere
+#: every stage runs directly.
+SUPPORTED = hasattr(os, "fork") and hasattr(socket, "send_fds") and hasattr(socket, "SO_PEERCRED")
 
 
 def _key(env: dict[str, str]) -> str:
@@ -145,7 +147,7 @@ def _exit_code(status: int) -> int:
 def client(module: str, args: list[str]) -> int:
     """Run ``python -m module args`` through the stage server (see module docstring)."""
     env = dict(os.environ)
-    if env.get("CHURN_STAGE_SERVER", "1") == "0":
+    if env.get("CHURN_STAGE_SERVER", "1") == "0" or not SUPPORTED:
         _run_directly(module, args)
     path = socket_path(env)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -300,6 +302,8 @@ def _handle(conn: socket.socket, inherited: list[Any]) -> NoReturn:
 
 def serve(path: Path, idle: float) -> None:
     """Bind ``path``, import the libraries, fork a handler per client until idle."""
+    import fcntl
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held for the server's lifetime
     try:
