@@ -5,8 +5,9 @@ stage is its own process, and most of a stage's start-up is importing the same
 libraries (pandas, LightGBM, scikit-learn, MLflow, shap, matplotlib: 1-5 s a stage,
 about half of ``dvc repro`` on the bundled data). So the first stage of a run starts a
 background *stage server* and runs itself as usual; the server imports those libraries
-once (on the other core, while the first stages run) and every later stage is forked
-from it: ``python -m package.stage args`` without the import time.
+once (on the other core, while the first stages run) and every stage that starts after
+it is ready is forked from it: ``python -m package.stage args`` without the import time
+(a stage that starts while the server is still importing runs directly: that is sooner).
 
 What the forked stage sees is what ``python -m package.stage args`` would see: the
 client's argv, working directory, environment, stdin/stdout/stderr (passed as file
@@ -126,6 +127,11 @@ def _run_directly(module: str, args: list[str]) -> NoReturn:
     os.execv(sys.executable, [sys.executable, "-m", module, *args])
 
 
+def _ready(path: Path) -> Path:
+    """Exists while the server at ``path`` has its libraries imported and accepts."""
+    return path.with_name(path.name + ".ready")
+
+
 def _start_server(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     subprocess.Popen(
@@ -150,16 +156,21 @@ def client(module: str, args: list[str]) -> int:
     if env.get("CHURN_STAGE_SERVER", "1") == "0" or not SUPPORTED:
         _run_directly(module, args)
     path = socket_path(env)
+    if not _ready(path).exists():  # importing still: running directly is sooner than waiting
+        if not path.exists():
+            with contextlib.suppress(OSError):
+                _start_server(path)
+        _run_directly(module, args)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))
-    except OSError:  # no server yet (or a stale socket): start one, run this stage as usual
+    except OSError:  # a server that died: start another, run this stage as usual
         conn.close()
         with contextlib.suppress(OSError):
             _start_server(path)
         _run_directly(module, args)
     try:
-        conn.settimeout(300)  # the server may still be importing
+        conn.settimeout(60)
         request = {"module": module, "args": args, "cwd": os.getcwd(), "env": env}
         _send(conn, request, [0, 1, 2])
         started = _recv(conn)
@@ -310,8 +321,9 @@ def serve(path: Path, idle: float) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return  # another server for this key is starting or running
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()  # a stale socket of a server that died
+    for stale in (path, _ready(path)):  # left by a server that died
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     os.chmod(path, 0o600)
@@ -319,6 +331,7 @@ def serve(path: Path, idle: float) -> None:
     me = os.getpid()
     try:
         _preload(Path.cwd())
+        _ready(path).touch()
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped automatically
         listener.settimeout(idle)
         while True:
@@ -336,8 +349,9 @@ def serve(path: Path, idle: float) -> None:
             conn.close()
     finally:
         if os.getpid() == me:  # not in a forked stage unwinding through here
-            with contextlib.suppress(OSError):
-                path.unlink()
+            for mine in (_ready(path), path):
+                with contextlib.suppress(OSError):
+                    mine.unlink()
             listener.close()
             lock.close()
 
