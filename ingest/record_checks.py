@@ -143,19 +143,18 @@ class Parsed:
 
 
 def _amount(
-    params: DataParams, c: Columns, rows: NDArray[np.intp], blank: Mask
+    params: DataParams, c: Columns, rows: NDArray[np.intp], amount_texts: list[str | None]
 ) -> tuple[NDArray[np.float64], Mask]:
     """The amount, or quantity x unit_price when unmapped or blank (as ``_amount_expr``)."""
     m = params.columns
-    q, p = c.q[rows], c.p[rows]
-    derived_missing = c.q_missing[rows] | c.p_missing[rows]
-    derived = np.where(derived_missing, np.nan, q * p)
     if not (m.quantity and m.unit_price):
         return c.a[rows], c.a_missing[rows]
+    derived_missing = c.q_missing[rows] | c.p_missing[rows]
+    derived = np.where(derived_missing, np.nan, c.q[rows] * c.p[rows])
     if m.amount is None:
         return derived, derived_missing
-    use = blank
-    return np.where(use, derived, c.a[rows]), np.where(use, derived_missing, c.a_missing[rows])
+    blank = is_none(each(amount_texts, trimmed))
+    return np.where(blank, derived, c.a[rows]), np.where(blank, derived_missing, c.a_missing[rows])
 
 
 def _mapped_status(params: DataParams, text: str | None) -> str | None:
@@ -204,8 +203,7 @@ def parse_group(params: DataParams, c: Columns, rows: NDArray[np.intp]) -> Parse
     """Amount, status and fee of ``rows`` under ``params`` (the group's mapping)."""
     texts = {f: take(v, rows) for f, v in c.texts.items()}
     m = params.columns
-    blank = is_none(each(texts["amount"], trimmed))
-    amount, amount_missing = _amount(params, c, rows, blank)
+    amount, amount_missing = _amount(params, c, rows, texts["amount"])
     sign = c.q[rows] if m.quantity else amount
     return Parsed(
         rows=rows, texts=texts, order_ts=c.order_ts[rows],
