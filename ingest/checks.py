@@ -1,25 +1,24 @@
-"""The ingest rules evaluated in plain Python, for a handful of API records.
+"""Parsing API record values as the batch SQL parses export cells.
 
 A DuckDB query costs ~10 ms however few rows it sees, too slow for a scoring request,
-so records are checked here instead. The ordered rule list is still the one the batch
-SQL uses (:func:`ingest.rules.rules`); only each check's test is written a
-second time, value for value, next to the SQL in :mod:`ingest.sql`. A property
-test (``tests/features/test_ingest_records.py``) runs random records through both and
+so API records are parsed here instead: each parser is the batch SQL's cast written a
+second time, value for value (``TRY_CAST(... AS DOUBLE)``, the TIMESTAMP/TIMESTAMPTZ
+casts, ``nullif(trim(x), '')``). :func:`timestamps` parses a whole column at once: the
+common ISO forms with numpy, anything else with :func:`timestamp`. The rules that use
+these values are evaluated on columns in :mod:`ingest.record_checks`; a property test
+(``tests/ingest/test_ingest_records.py``) runs random records through both paths and
 requires identical verdicts and values.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from config.data import DataParams
-from ingest.schema import STATUSES
-from ingest.sql import data_end_bound, plausible_range
+import numpy as np
+from numpy.typing import NDArray
 
 # Text timestamps DuckDB's TIMESTAMP/TIMESTAMPTZ casts accept: Y-M-D with - or /,
 # optional time (seconds, fraction), optional Z/UTC/+hh[:mm] offset.
@@ -29,7 +28,6 @@ _TS = re.compile(
     r"(?:\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?))?"
 )
 _INTEGRAL_FLOAT_TEXT = re.compile(r"(-?[0-9]+)\.0+")
-_CANONICAL_STATUS: dict[str, str] = {s: s for s in STATUSES}
 
 
 def as_text(value: Any) -> str | None:
@@ -108,121 +106,77 @@ def timestamp_value(value: Any) -> datetime | None:
     return timestamp(as_text(value))
 
 
-@dataclass
-class Line:
-    """One record parsed like the ``__c_*`` columns of the batch SQL."""
-
-    texts: dict[str, str | None]
-    customer_id: str | None
-    order_ts: datetime | None
-    q: float | None
-    p: float | None
-    amount_raw: float | None
-    status: str | None
-    fee: bool
-    dup: bool = False
-
-
-def _status(
-    params: DataParams, texts: dict[str, str | None], line_q: float | None, raw: float | None
-) -> str | None:
-    """Cancelled prefix, mapped returned/cancelled, negative sign, else completed."""
-    m = params.columns
-    prefix = params.status.cancelled_prefix
-    if prefix and (texts.get(prefix.column) or "").startswith(prefix.prefix):
-        return "cancelled"
-    mapped = None
-    if m.status:
-        key = (texts.get(m.status) or "").strip(" ").lower()
-        value_map = params.status.value_map  # wins over the canonical names themselves
-        mapped = value_map[key] if key in value_map else _CANONICAL_STATUS.get(key)
-        if mapped is None:
-            return None
-        if mapped in ("returned", "cancelled"):
-            return mapped
-    if params.status.negative_quantity_is_return:
-        sign = line_q if m.quantity else raw
-        if sign is not None and sign < 0:
-            return "returned"
-    return "completed"
+#: ``YYYY-MM-DDTHH:MM:SS`` with ``0`` where a digit goes; a fraction follows at 19.
+_TEMPLATE = np.frombuffer(b"0000-00-00T00:00:00", np.uint8)
+_DIGIT_AT = np.equal(_TEMPLATE, ord("0"))
+#: Weights turning the first 26 digits into year, month, day, hour, minute, second, us.
+_PLACES = np.zeros((26, 7))  # float: BLAS; every sum is an integer below 2**53
+for _col, (_start, _width) in enumerate([(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2),
+                                         (20, 6)]):  # fmt: skip
+    _PLACES[_start : _start + _width, _col] = 10 ** np.arange(_width - 1, -1, -1)
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+_DAYS_BEFORE_MONTH = np.concatenate([[0], np.cumsum(_DAYS_IN_MONTH[:-1])])
+#: Days from 0001-01-01 to 1970-01-01 (proleptic Gregorian, as Python's datetime).
+_EPOCH_ORDINAL = 719_162
+_US_PER_DAY = 86_400_000_000
+_NAT = np.datetime64("NaT", "us")
 
 
-def _fee(params: DataParams, texts: dict[str, str | None]) -> bool:
-    """Non-product code test on the configured column (codes list or regex search)."""
-    rules = params.non_product_codes
-    text = texts.get(rules.column) if rules.column else None
-    if text is None:
-        return False
-    return (bool(rules.codes) and text.strip(" ") in rules.codes) or bool(
-        rules.regex and re.search(rules.regex, text)
-    )
+def _iso_fast(texts: list[str]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Which texts are plain ISO (``YYYY-MM-DD``, ``... HH:MM:SS``, ``....ffffff...``,
+    with ``T`` or a space) with a real date and time; their microseconds since 1970.
+
+    Fraction digits past the sixth are dropped, as :func:`timestamp` drops them.
+    """
+    n = len(texts)
+    lengths = np.fromiter(map(len, texts), np.int64, n)
+    codes = np.array(texts, dtype=str)
+    width = codes.dtype.itemsize // 4
+    if width < 10:
+        return np.zeros(n, bool), np.zeros(n, np.int64)
+    # code points (255 for anything not Latin-1), NUL-padded to at least 26
+    grid = np.zeros((n, max(width, 26)), np.uint8)
+    grid[:, :width] = np.minimum(codes.view(np.uint32).reshape(n, width), 255)
+    is_digit = (grid >= 48) & (grid <= 57)
+    head = grid[:, :19].copy()
+    head[:, 10] = np.where(head[:, 10] == 32, 84, head[:, 10])  # "T" or " "
+    fits = np.where(_DIGIT_AT, is_digit[:, :19], head == _TEMPLATE)
+    ok = np.where(lengths == 10, fits[:, :10].all(axis=1), fits.all(axis=1))
+    fraction = lengths >= 21
+    ok &= (lengths == 10) | (lengths == 19) | fraction
+    ok &= ~fraction | ((grid[:, 19] == 46) & (is_digit[:, 20:].sum(axis=1) == lengths - 20))
+    digits = np.where(is_digit[:, :26], grid[:, :26] - 48.0, 0.0)
+    parts = (digits @ _PLACES).astype(np.int64)
+    year, month, day, hour, minute, second, micros = parts.T
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month = np.where((month >= 1) & (month <= 12), month, 0)  # 0: no month, fails below
+    ok &= (year >= 1) & (month >= 1) & (day >= 1)
+    ok &= day <= _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    before = year - 1
+    days = before * 365 + before // 4 - before // 100 + before // 400 - _EPOCH_ORDINAL
+    days += _DAYS_BEFORE_MONTH[month] + ((month > 2) & leap) + day - 1
+    seconds = (hour * 60 + minute) * 60 + second
+    return ok, days * _US_PER_DAY + seconds * 1_000_000 + micros
 
 
-def _amount(
-    params: DataParams, texts: dict[str, str | None], q: float | None, p: float | None
-) -> float | None:
-    """The amount, or quantity x unit_price when unmapped or blank (as ``_amount_expr``)."""
-    m = params.columns
-    derived = q * p if m.quantity and m.unit_price and q is not None and p is not None else None
-    if m.amount is None:
-        return derived
-    if trimmed(texts.get(m.amount)) is None and m.quantity and m.unit_price:
-        return derived
-    return number(texts.get(m.amount))
+def timestamps(values: Sequence[Any]) -> NDArray[np.datetime64]:
+    """:func:`timestamp_value` of every value, as ``datetime64[us]`` (NaT: unparsable).
 
-
-def parse_line(params: DataParams, record: Mapping[str, Any], fields: list[str]) -> Line:
-    """Parse one record whose keys are the (identity-mapped) source columns."""
-    m = params.columns
-    texts = {f: as_text(record.get(f)) for f in fields}
-    q = number(texts.get(m.quantity)) if m.quantity else None
-    p = number(texts.get(m.unit_price)) if m.unit_price else None
-    raw = _amount(params, texts, q, p)
-    return Line(
-        texts=texts,
-        customer_id=customer_id(texts[m.customer_id]),
-        order_ts=timestamp_value(record.get(m.order_ts)),
-        q=q,
-        p=p,
-        amount_raw=raw,
-        status=_status(params, texts, q, raw),
-        fee=_fee(params, texts),
-    )
-
-
-def _bad(value: float | None) -> bool:
-    return value is None or not math.isfinite(value)
-
-
-def checks(params: DataParams, now: datetime | None = None) -> dict[str, Callable[[Line], bool]]:
-    """Python twin of each :class:`~ingest.sql.Rule` condition, by check id."""
-    bound = data_end_bound(params.data_end)
-    low, high = datetime.min, datetime.max
-    earliest, latest = plausible_range(params, now)
-
-    def implausible_ts(line: Line) -> bool:
-        assert line.order_ts is not None
-        return line.order_ts < earliest or (latest is not None and line.order_ts > latest)
-
-    def after_end(line: Line) -> bool:
-        assert bound is not None and line.order_ts is not None
-        return line.order_ts >= bound[0] if bound[1] else line.order_ts > bound[0]
-
-    def sale(line: Line) -> bool:
-        return line.status == "completed"
-
-    return {
-        "customer": lambda line: line.customer_id is None,
-        "timestamp": lambda line: line.order_ts is None or not low <= line.order_ts <= high,
-        "plausible_ts": implausible_ts,
-        "plausible_amount": lambda line: abs(line.amount_raw or 0.0) > params.max_abs_amount,
-        "quantity": lambda line: _bad(line.q),
-        "unit_price": lambda line: _bad(line.p),
-        "amount": lambda line: _bad(line.amount_raw),
-        "status": lambda line: line.status is None,
-        "price_sign": lambda line: sale(line) and (line.p or 0.0) <= 0,
-        "amount_sign": lambda line: sale(line) and (line.amount_raw or 0.0) <= 0,
-        "duplicate": lambda line: line.dup,
-        "non_product": lambda line: line.fee,
-        "after_end": after_end,
-    }
+    Plain ISO texts (what JSON clients send) are parsed at once with numpy; every other
+    value (offsets, ``/``, one-digit months, padding, datetimes) goes through
+    :func:`timestamp_value`, so both give the same instant for every value.
+    """
+    out = np.full(len(values), _NAT)
+    text_rows = [i for i, v in enumerate(values) if type(v) is str]
+    fast = np.zeros(len(values), bool)
+    if text_rows:
+        ok, micros = _iso_fast([values[i] for i in text_rows])
+        rows = np.asarray(text_rows, np.intp)
+        out[rows[ok]] = micros[ok].view("datetime64[us]")
+        fast[rows[ok]] = True
+    for i in np.flatnonzero(~fast).tolist():
+        parsed = timestamp_value(values[i])
+        if parsed is not None:
+            out[i] = np.datetime64(parsed, "us")
+    return out

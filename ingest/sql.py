@@ -41,7 +41,7 @@ class Rule:
     """One quarantine check: its reason, check id, SQL condition and blamed column.
 
     ``check`` names the same test in the record validator
-    (:mod:`ingest.checks`), so batch and API input share one ordered list.
+    (:mod:`ingest.record_checks`), so batch and API input share one ordered list.
     """
 
     reason: str

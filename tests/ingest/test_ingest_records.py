@@ -6,12 +6,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.data import DataParams
-from ingest.checks import number, timestamp
+from ingest.checks import number, timestamp, timestamp_value, timestamps
 from ingest.ingest import RecordError, validate_records
 from ingest.records import validate_records_sql
 from tests.hypothesis_profiles import examples
@@ -150,6 +151,73 @@ def test_python_timestamp_parser_matches_duckdb() -> None:
     assert [timestamp(t) for t in TIMESTAMP_TEXTS] == _sql_parse(sql, TIMESTAMP_TEXTS)
 
 
+def _as_datetime64(value: datetime | None) -> np.datetime64:
+    return np.datetime64("NaT", "us") if value is None else np.datetime64(value, "us")
+
+
+def test_column_timestamp_parser_equals_the_scalar_one() -> None:
+    """The numpy fast path for plain ISO text and the fallback agree with timestamp()."""
+    values: list[Any] = [
+        *TIMESTAMP_TEXTS, "0000-01-01", "0001-01-01", "9999-12-31T23:59:59.9999999",
+        "2000-02-29", "1900-02-29", "2004-02-29T00:00:00", "1969-12-31T23:59:59.999999",
+        "2011-04-31", "2011-01-31T10:00:00.", "2011-01-31T10:00:00.12a", "2011-01-31\x00",
+        "2011-01-31T24:00:00", "2011-00-10", "2011-01-00", "2011-01-31T10:00:00.\u0662",
+        "\u0662\u0660\u0661\u0661-01-31", None, 5, datetime(2011, 1, 1, tzinfo=UTC),
+        date(2011, 2, 2),
+    ]  # fmt: skip
+    expected = np.array([_as_datetime64(timestamp_value(v)) for v in values])
+    np.testing.assert_array_equal(timestamps(values), expected)
+
+
+@settings(max_examples=examples(200))
+@given(
+    parts=st.tuples(
+        st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+        st.integers(0, 61), st.integers(0, 61),
+    ),
+    form=st.sampled_from(["date", "T", " "]),
+    fraction=st.text("0123456789", max_size=10),
+)  # fmt: skip
+def test_column_timestamp_parser_on_random_iso_texts(
+    parts: tuple[int, ...], form: str, fraction: str
+) -> None:
+    year, month, day, hour, minute, second = parts
+    text = f"{year:04d}-{month:02d}-{day:02d}"
+    if form != "date":
+        text += f"{form}{hour:02d}:{minute:02d}:{second:02d}" + (f".{fraction}" if fraction else "")
+    assert timestamps([text])[0] == _as_datetime64(timestamp(text)) or (
+        timestamp(text) is None and np.isnat(timestamps([text])[0])
+    )
+
+
+def test_a_bad_row_in_the_middle_of_two_hundred_is_named() -> None:
+    """Errors name the row index and field wherever the row sits in a large request."""
+    records = [
+        _rec(order_id=f"o{i}", order_ts=f"2011-{1 + i % 11:02d}-{1 + i % 28:02d}T10:00:00",
+             amount=1.0 + i, product_id=f"P{i % 9}")
+        for i in range(200)
+    ]  # fmt: skip
+    records[117] = {**records[117], "order_ts": "2011-02-30T10:00:00"}
+    records[150] = {**records[150], "amount": "12,5"}
+    records[151] = {**records[151], "quantity": 2}  # another field set: a second group
+    records[152] = {**records[152], "colour": "red"}
+    records[199] = dict(records[3])  # a repeat of an earlier line
+    result = validate_records(records, RETAIL)
+    assert result.errors == [
+        RecordError(117, "order_ts", "bad_timestamp", "2011-02-30T10:00:00"),
+        RecordError(150, "amount", "bad_number", "12,5"),
+        RecordError(152, "colour", "unknown_field"),
+        RecordError(199, "*", "duplicate_line"),
+    ]
+    assert result.frame["order_id"].tolist() == [
+        f"o{i}" for i in range(200) if i not in (117, 150, 152, 199)
+    ]
+    assert result.frame["quantity"].notna().tolist() == [
+        i == 151 for i in range(200) if i not in (117, 150, 152, 199)
+    ]
+    pd.testing.assert_frame_equal(result.frame, validate_records_sql(records, RETAIL).frame)
+
+
 def test_python_number_parser_matches_duckdb() -> None:
     ours = [number(t) for t in NUMBER_TEXTS]
     theirs = _sql_parse("SELECT TRY_CAST($1 AS DOUBLE)", NUMBER_TEXTS)
@@ -164,6 +232,9 @@ _VALUE = {
             "2011-03-01",
             "2011-03-01 10:00:00",
             "2011-03-01T10:00:00+02:00",
+            "2011-03-01T10:00:00.123456789",
+            "2011-03-01 23:59:59.5",
+            "2011-02-29",
             "bad",
             "2011-12-10",
             datetime(2011, 5, 1, 8, 30),

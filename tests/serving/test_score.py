@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
+from benchmarks.bench_serving import raw_orders
 from features.online import build_online
+from features.reason_codes import MAX_REASONS
+from ingest.records import validate_records_sql
+from serving.records import full_record, public_body
 from serving.schemas import CustomerChurn
 from tests.serving.conftest import SyntheticBackend
 
@@ -47,6 +52,40 @@ def test_score_equals_batch_scorer_on_online_features(
     assert body.churn_probability == round(expected["churn_probability"], 4)
     assert [x.code for x in body.reasons] == [x["code"] for x in expected["reasons"]]
     assert body.as_of == "2011-12-09"  # default: the snapshot's cutoff
+
+
+@pytest.mark.parametrize(
+    ("orders_of", "lang", "top_k"),
+    [(orders, "en", None), (lambda: raw_orders(200, 5), "en", None),
+     (lambda: raw_orders(200, 6), "zh-CN", 2)],
+)  # fmt: skip
+def test_score_bytes_equal_the_batch_path(
+    client: TestClient,
+    backend: SyntheticBackend,
+    orders_of: Any,
+    lang: str,
+    top_k: int | None,
+) -> None:
+    """The answer is byte for byte the batch path's: the orders through the batch SQL
+    checks, the batch scorer on their features, the same JSON rendering (the benchmark's
+    200-order body included)."""
+    posted = orders_of()
+    body = {"customer_id": "new-7", "orders": posted, "lang": lang, "top_k": top_k}
+    response = client.post(SCORE, json=body)
+    assert response.status_code == 200, response.text
+    scorer: Any = backend.load().scorer
+    checked = validate_records_sql(
+        [{**o, "customer_id": "new-7"} for o in posted], scorer.params.data
+    )
+    assert not checked.errors
+    features = build_online(
+        checked.frame, pd.Timestamp("2011-12-09"), scorer.params.features,
+        columns=scorer.order_columns,
+    )  # fmt: skip
+    row = scorer.score_batch(features, MAX_REASONS).to_dict("records")[0]
+    default_top_k = backend.load().default_top_k
+    expected = public_body(full_record(row), lang, default_top_k if top_k is None else top_k)
+    assert response.content == expected.body
 
 
 def test_orders_after_as_of_do_not_count(client: TestClient) -> None:
