@@ -5,9 +5,10 @@ stage is its own process, and most of a stage's start-up is importing the same
 libraries (pandas, LightGBM, scikit-learn, MLflow, shap, matplotlib: 1-5 s a stage,
 about half of ``dvc repro`` on the bundled data). So the first stage of a run starts a
 background *stage server* and runs itself as usual; the server imports those libraries
-once (on the other core, while the first stages run) and every stage that starts after
-it is ready is forked from it: ``python -m package.stage args`` without the import time
-(a stage that starts while the server is still importing runs directly: that is sooner).
+once (on the other core, while the first stages run), package by package in pipeline
+order, and every later stage is forked from it as soon as its package's libraries are
+in: ``python -m package.stage args`` without the import time. A stage whose libraries
+are not in within ``CHURN_STAGE_WAIT`` seconds (3) runs directly.
 
 What the forked stage sees is what ``python -m package.stage args`` would see: the
 client's argv, working directory, environment, stdin/stdout/stderr (passed as file
@@ -43,6 +44,7 @@ import struct
 import subprocess
 import sys
 import sysconfig
+import time
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn
@@ -127,9 +129,19 @@ def _run_directly(module: str, args: list[str]) -> NoReturn:
     os.execv(sys.executable, [sys.executable, "-m", module, *args])
 
 
-def _ready(path: Path) -> Path:
-    """Exists while the server at ``path`` has its libraries imported and accepts."""
-    return path.with_name(path.name + ".ready")
+def _ready(path: Path, package: str) -> Path:
+    """Exists once the server at ``path`` has imported what ``package`` (and every
+    package before it in :data:`PIPELINE_PACKAGES`) imports, and forks its stages."""
+    return path.with_name(f"{path.name}.ready-{package}")
+
+
+def _wait_ready(marker: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not marker.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _start_server(path: Path) -> None:
@@ -156,11 +168,15 @@ def client(module: str, args: list[str]) -> int:
     if env.get("CHURN_STAGE_SERVER", "1") == "0" or not SUPPORTED:
         _run_directly(module, args)
     path = socket_path(env)
-    if not _ready(path).exists():  # importing still: running directly is sooner than waiting
-        if not path.exists():
-            with contextlib.suppress(OSError):
-                _start_server(path)
+    if not path.exists():
+        with contextlib.suppress(OSError):
+            _start_server(path)
         _run_directly(module, args)
+    package = module.split(".")[0]
+    if package not in PIPELINE_PACKAGES:  # not a pipeline stage: when everything is in
+        package = PIPELINE_PACKAGES[-1]
+    if not _wait_ready(_ready(path, package), float(env.get("CHURN_STAGE_WAIT", "3"))):
+        _run_directly(module, args)  # importing still: running directly is sooner
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))
@@ -191,11 +207,11 @@ def client(module: str, args: list[str]) -> int:
 # --------------------------------------------------------------------------- server
 
 
-def third_party_imports(root: Path) -> list[str]:
-    """Modules the pipeline packages under ``root`` import that are neither the
-    project's nor the standard library's, nor :data:`LAZY`."""
+def third_party_imports(root: Path, packages: tuple[str, ...] = PIPELINE_PACKAGES) -> list[str]:
+    """Modules ``packages`` under ``root`` import that are neither the project's nor the
+    standard library's, nor :data:`LAZY`."""
     found: set[str] = set()
-    for package in PIPELINE_PACKAGES:
+    for package in packages:
         for source in sorted((root / package).rglob("*.py")):
             try:
                 tree = ast.parse(source.read_text(encoding="utf-8"))
@@ -211,8 +227,9 @@ def third_party_imports(root: Path) -> list[str]:
     return sorted(n for n in found if n.split(".")[0] in keep)
 
 
-def _preload(root: Path) -> None:
-    for name in (*third_party_imports(root), *ON_FIRST_USE):
+def _preload(root: Path, package: str) -> None:
+    names = third_party_imports(root, (package,))
+    for name in (*names, *(ON_FIRST_USE if package == "training" else ())):
         try:
             __import__(name)
         except Exception:  # a module that fails here fails in the stage, visibly
@@ -311,6 +328,28 @@ def _handle(conn: socket.socket, inherited: list[Any]) -> NoReturn:
     os._exit(code)
 
 
+def _accept(listener: socket.socket, inherited: list[Any]) -> bool:
+    """Fork a handler for each waiting client (one, blocking, with a timeout set).
+    False when nobody came before the listener's timeout."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return True
+        except TimeoutError:
+            return False
+        conn.settimeout(None)
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", creds)[1] != os.getuid():
+            conn.close()
+            continue
+        if os.fork() == 0:
+            _handle(conn, inherited)
+        conn.close()
+        if listener.gettimeout() != 0.0:
+            return True
+
+
 def serve(path: Path, idle: float) -> None:
     """Bind ``path``, import the libraries, fork a handler per client until idle."""
     import fcntl
@@ -321,7 +360,7 @@ def serve(path: Path, idle: float) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return  # another server for this key is starting or running
-    for stale in (path, _ready(path)):  # left by a server that died
+    for stale in (path, *(_ready(path, p) for p in PIPELINE_PACKAGES)):  # a dead server's
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -330,26 +369,19 @@ def serve(path: Path, idle: float) -> None:
     listener.listen(16)
     me = os.getpid()
     try:
-        _preload(Path.cwd())
-        _ready(path).touch()
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped automatically
+        listener.setblocking(False)
+        # in stage order, so a stage can start before the later stages' libraries are in
+        for package in PIPELINE_PACKAGES:
+            _preload(Path.cwd(), package)
+            _ready(path, package).touch()
+            _accept(listener, [listener, lock])
         listener.settimeout(idle)
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                return
-            conn.settimeout(None)
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            if struct.unpack("3i", creds)[1] != os.getuid():
-                conn.close()
-                continue
-            if os.fork() == 0:
-                _handle(conn, [listener, lock])
-            conn.close()
+        while _accept(listener, [listener, lock]):
+            pass
     finally:
         if os.getpid() == me:  # not in a forked stage unwinding through here
-            for mine in (_ready(path), path):
+            for mine in (*(_ready(path, p) for p in PIPELINE_PACKAGES), path):
                 with contextlib.suppress(OSError):
                     mine.unlink()
             listener.close()
