@@ -26,9 +26,7 @@ class ModelNotFound(LookupError):
     """The requested alias or directory holds no model."""
 
 
-def _alias(
-    registry: RegistryParams, which: str, check_environment: bool
-) -> tuple[ChurnModel, str]:
+def _alias(registry: RegistryParams, which: str, check_environment: bool) -> tuple[ChurnModel, str]:
     alias = registry.champion_alias if which == "champion" else registry.candidate_alias
     uri = resolve_tracking_uri(registry.tracking_uri, repo_root(os.environ, Path.cwd()), os.environ)
     model, version = load_registered_bundle(uri, registry.model_name, alias, check_environment)
