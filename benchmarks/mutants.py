@@ -40,6 +40,8 @@ FEATURE_TESTS = (
     "tests/features/test_leakage_cutoffs.py",
     "tests/features/test_leakage.py",
 )
+# the order table's split-order path: the brute-force test has orders over several seconds
+ORDER_TABLE_TESTS = (*FEATURE_TESTS, "tests/features/test_batch_plan.py")
 SCHEDULE_TESTS = ("tests/features/test_schedule.py",)
 SPLIT_TESTS = ("tests/training/test_split.py",)
 CALIBRATION_TESTS = ("tests/training/test_calibration_data.py",)
@@ -61,6 +63,7 @@ def _m(name: str, path: str, old: str, new: str, tests: tuple[str, ...]) -> Muta
 
 
 EXPR, LABELS = "features/expressions.py", "features/labels.py"
+ORDER_TABLE = "features/order_table.py"
 SCHEDULE, SPLIT = "features/schedule.py", "training/split.py"
 CALIB = "training/calibration_data.py"
 
@@ -87,60 +90,74 @@ MUTANTS: tuple[Mutant, ...] = (
         "(age < until * SECONDS_PER_DAY_INT)",
         FEATURE_TESTS,
     ),
+    # the order table's cutoff join: the join and the "before T" flag of that status
     _m(
         "orders_join_le",
         EXPR,
-        'order_by="ts"))\n    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)',
-        'order_by="ts"))\n    j = ords.join(cutoffs, ords.ts <= cutoffs.cutoff_s)',
+        "(ords.ts < cutoffs.cutoff_s) | (ords.cancel_ts < cutoffs.cutoff_s))\n"
+        "    done, cancelled = j.ts < j.cutoff_s,",
+        "(ords.ts <= cutoffs.cutoff_s) | (ords.cancel_ts < cutoffs.cutoff_s))\n"
+        "    done, cancelled = j.ts <= j.cutoff_s,",
         FEATURE_TESTS,
     ),
     _m(
         "cancel_join_le",
         EXPR,
-        '"cancelled")\n    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)',
-        '"cancelled")\n    j = ords.join(cutoffs, ords.ts <= cutoffs.cutoff_s)',
+        "(ords.cancel_ts < cutoffs.cutoff_s))\n"
+        "    done, cancelled = j.ts < j.cutoff_s, j.cancel_ts < j.cutoff_s",
+        "(ords.cancel_ts <= cutoffs.cutoff_s))\n"
+        "    done, cancelled = j.ts < j.cutoff_s, j.cancel_ts <= j.cutoff_s",
+        FEATURE_TESTS,
+    ),
+    # the last-year lines shared by the spend, product and category windows
+    _m(
+        "last_year_join_le",
+        EXPR,
+        "(lines.ts < cutoffs.cutoff_s) & _within(",
+        "(lines.ts <= cutoffs.cutoff_s) & _within(",
         FEATURE_TESTS,
     ),
     _m(
-        "spend_join_le",
+        "last_year_minus_a_day",
         EXPR,
-        "j = lines.join(cutoffs, lines.ts < cutoffs.cutoff_s)",
-        "j = lines.join(cutoffs, lines.ts <= cutoffs.cutoff_s)",
+        "_within(cutoffs.cutoff_s - lines.ts, LAST_YEAR_DAYS)",
+        "_within(cutoffs.cutoff_s - lines.ts, LAST_YEAR_DAYS - 1)",
         FEATURE_TESTS,
     ),
+    # features/order_table.py: lines of orders spanning several seconds
     _m(
-        "product_join_le",
-        EXPR,
-        "product_id.notnull())\n    j = lines.join(cutoffs, lines.order_ts < cutoffs.cutoff)",
-        "product_id.notnull())\n    j = lines.join(cutoffs, lines.order_ts <= cutoffs.cutoff)",
-        FEATURE_TESTS,
+        "split_spend_join_le",
+        ORDER_TABLE,
+        "j = split.join(cutoffs, split.ts < cutoffs.cutoff_s)",
+        "j = split.join(cutoffs, split.ts <= cutoffs.cutoff_s)",
+        ORDER_TABLE_TESTS,
     ),
     _m(
-        "category_join_le",
-        EXPR,
-        "orders.category.notnull())\n    j = lines.join(cutoffs, lines.order_ts < cutoffs.cutoff)",
-        "orders.category.notnull())\n    j = lines.join(cutoffs, lines.order_ts <= cutoffs.cutoff)",
-        FEATURE_TESTS,
+        "one_second_orders_only",
+        ORDER_TABLE,
+        'split = ords.filter(ords.ts < ords.done_until).select("customer_id", "order_id")',
+        'split = ords.filter(ords.ts > ords.done_until).select("customer_id", "order_id")',
+        ORDER_TABLE_TESTS,
     ),
     _m(
         "orders_30d_plus_a_day",
         EXPR,
-        "orders_30d=j.count(where=_within(age, 30))",
-        "orders_30d=j.count(where=_within(age, 31))",
+        "orders_30d=j.count(where=done & _within(age, 30))",
+        "orders_30d=j.count(where=done & _within(age, 31))",
         FEATURE_TESTS,
     ),
     _m(
         "orders_prev90_plus_a_day",
         EXPR,
-        "orders_prev90=j.count(where=_between(age, 90, 180))",
-        "orders_prev90=j.count(where=_between(age, 90, 181))",
+        "orders_prev90=j.count(where=done & _between(age, 90, 180))",
+        "orders_prev90=j.count(where=done & _between(age, 90, 181))",
         FEATURE_TESTS,
     ),
     _m(
         "spend_365d_minus_a_day",
         EXPR,
-        "spend_365d=_zero(money.sum(where=done & _within(age, 365)))",
-        "spend_365d=_zero(money.sum(where=done & _within(age, 364)))",
+        "spend_365d=money.sum(where=done & _within(age, 365))",
+        "spend_365d=money.sum(where=done & _within(age, 364))",
         FEATURE_TESTS,
     ),
     _m(
@@ -160,8 +177,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "cancel_365d_plus_a_day",
         EXPR,
-        "_within(j.cutoff_s - j.ts, 365)",
-        "_within(j.cutoff_s - j.ts, 366)",
+        "_within(j.cutoff_s - j.cancel_ts, 365)",
+        "_within(j.cutoff_s - j.cancel_ts, 366)",
         FEATURE_TESTS,
     ),
     _m(
@@ -209,12 +226,12 @@ MUTANTS: tuple[Mutant, ...] = (
         "horizon = (params.horizon_days - 1) * SECONDS_PER_DAY_INT",
         FEATURE_TESTS,
     ),
-    _m(
+    _m(  # the label's completed lines come from the order table
         "label_counts_returns",
-        LABELS,
-        'done = lines.filter(lines.status == "completed")',
-        'done = lines.filter(lines.status != "cancelled")',
-        FEATURE_TESTS,
+        ORDER_TABLE,
+        'done, cancelled = lines.status == "completed", lines.status == "cancelled"',
+        'done, cancelled = lines.status != "cancelled", lines.status == "cancelled"',
+        ORDER_TABLE_TESTS,
     ),
     # features/schedule.py
     _m(

@@ -33,11 +33,13 @@ from features.labels import (
     in_population,
     label_column,
 )
+from features.order_table import completed_times, order_table, split_lines, split_spend
 from features.signals import join_signals, signal_value
 from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 MICROS = 1_000_000
 SHARE_UNITS = 1e12
+LAST_YEAR_DAYS = 365  # the longest product/category window (see _join_last_year)
 
 # ``cutoff_s`` = whole epoch seconds of ``cutoff``, precomputed so no row pays for it.
 SIGNAL_NAMES = frozenset(f.name for f in SIGNAL_CATALOG)
@@ -91,83 +93,97 @@ def _lines(orders: ir.Table) -> ir.Table:
         "customer_id",
         "order_id",
         "status",
+        *[c for c in ("product_id", "category") if c in orders.columns],
         ts=epoch_secs(orders.order_ts),
         money=_micros(orders.amount),
         abs_money=_micros(orders.amount).abs(),
     )
 
 
-def _order_times(lines: ir.Table, status: str) -> ir.Table:
-    """Orders of one ``status`` with their time (earliest line of that status).
+def _order_aggregates(ords: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): completed order counts, recency, tenure, gap sums, the
+    lifetime spend of one-second orders, and cancelled orders in the last 365 days
+    (``orders_lifetime`` is 0 when the customer has only cancelled orders before T).
 
-    That earliest time is < T exactly when some such line is < T, so orders (and the
-    gap to the previous order) are computed once, before the cutoff join: the orders
-    before T are a prefix of the sequence.
+    The gap is a lag over completed orders only: an order without a completed line has
+    a null ``ts``, so it has no gap and gives none to the next order, whichever end the
+    engine sorts nulls to. Only the columns used below go through the window's sort.
     """
-    kept = lines.filter(lines.status == status)
-    return kept.group_by(["customer_id", "order_id"]).aggregate(ts=kept.ts.min())
-
-
-def _order_aggregates(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): completed order counts, recency, tenure and gap sums."""
-    ords = _order_times(lines, "completed")
+    one_second = ibis.ifelse(ords.ts == ords.done_until, ords.money, ibis.null("int64"))
+    ords = ords.select("customer_id", "ts", "cancel_ts", one_second=one_second)
     ords = ords.mutate(gap=ords.ts - ords.ts.lag().over(group_by="customer_id", order_by="ts"))
-    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)
-    j = j.mutate(age=j.cutoff_s - j.ts)
-    age = j.age
+    j = ords.join(cutoffs, (ords.ts < cutoffs.cutoff_s) | (ords.cancel_ts < cutoffs.cutoff_s))
+    done, cancelled = j.ts < j.cutoff_s, j.cancel_ts < j.cutoff_s
+    age = j.cutoff_s - j.ts
     return j.group_by(list(KEYS)).aggregate(
-        orders_lifetime=j.count(),
-        orders_30d=j.count(where=_within(age, 30)),
-        orders_90d=j.count(where=_within(age, 90)),
-        orders_180d=j.count(where=_within(age, 180)),
-        orders_365d=j.count(where=_within(age, 365)),
-        orders_prev90=j.count(where=_between(age, 90, 180)),
-        last_age=age.min(),
-        first_age=age.max(),
-        gap_n=j.gap.count(),
-        gap_sum=j.gap.sum(),
-        gap_sq=(j.gap * j.gap).sum(),
+        orders_lifetime=j.count(where=done),
+        orders_30d=j.count(where=done & _within(age, 30)),
+        orders_90d=j.count(where=done & _within(age, 90)),
+        orders_180d=j.count(where=done & _within(age, 180)),
+        orders_365d=j.count(where=done & _within(age, 365)),
+        orders_prev90=j.count(where=done & _between(age, 90, 180)),
+        last_age=age.min(where=done),
+        first_age=age.max(where=done),
+        gap_n=j.gap.count(where=done),
+        gap_sum=j.gap.sum(where=done),
+        gap_sq=(j.gap * j.gap).sum(where=done),
+        cancelled_orders_365d=j.count(where=cancelled & _within(j.cutoff_s - j.cancel_ts, 365)),
+        one_second_spend=j.one_second.sum(where=done),
     )
 
 
-def _cancel_aggregates(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): cancelled orders in the last 365 days."""
-    ords = _order_times(lines, "cancelled")
-    j = ords.join(cutoffs, ords.ts < cutoffs.cutoff_s)
-    return j.group_by(list(KEYS)).aggregate(
-        cancelled_orders_365d=j.count(where=_within(j.cutoff_s - j.ts, 365))
-    )
+_LAST_YEAR_SPEND = (
+    "spend_30d",
+    "spend_90d",
+    "spend_180d",
+    "spend_365d",
+    "spend_prev90",
+    "undone_365d",
+    "undone_90d",
+    "undone_prev90",
+)
 
 
-def _spend_aggregates(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): spend and returned/cancelled value windows (micros)."""
-    j = lines.join(cutoffs, lines.ts < cutoffs.cutoff_s)
-    j = j.mutate(age=j.cutoff_s - j.ts)
+def _spend_aggregates(j: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): spend and returned/cancelled value windows (micros) of
+    the last 365 days (lifetime spend: :func:`features.order_table.split_spend`)."""
     age, money, undone_money = j.age, j.money, j.abs_money
     done, undone = j.status == "completed", j.status != "completed"
     recent, prev = _within(age, 90), _between(age, 90, 180)
     return j.group_by(list(KEYS)).aggregate(
-        spend_30d=_zero(money.sum(where=done & _within(age, 30))),
-        spend_90d=_zero(money.sum(where=done & recent)),
-        spend_180d=_zero(money.sum(where=done & _within(age, 180))),
-        spend_365d=_zero(money.sum(where=done & _within(age, 365))),
-        spend_lifetime=_zero(money.sum(where=done)),
-        spend_prev90=_zero(money.sum(where=done & prev)),
-        undone_365d=_zero(undone_money.sum(where=undone & _within(age, 365))),
-        undone_90d=_zero(undone_money.sum(where=undone & recent)),
-        undone_prev90=_zero(undone_money.sum(where=undone & prev)),
+        spend_30d=money.sum(where=done & _within(age, 30)),
+        spend_90d=money.sum(where=done & recent),
+        spend_180d=money.sum(where=done & _within(age, 180)),
+        spend_365d=money.sum(where=done & _within(age, 365)),
+        spend_prev90=money.sum(where=done & prev),
+        undone_365d=undone_money.sum(where=undone & _within(age, 365)),
+        undone_90d=undone_money.sum(where=undone & recent),
+        undone_prev90=undone_money.sum(where=undone & prev),
     )
 
 
-def _product_aggregates(orders: ir.Table, cutoffs: ir.Table) -> ir.Table:
+def _join_last_year(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """``lines`` joined to each cutoff ``T`` with ``ts`` in ``[T - 365 days, T)``, with
+    ``age = T - ts``: the lines of every spend, product and category window.
+
+    Every one of those windows lies within the last 365 days (lifetime spend comes from
+    the order table), so older lines are dropped at the join instead of being carried
+    through the group-bys; the joined lines are shared by the three aggregations.
+    """
+    j = lines.join(
+        cutoffs,
+        (lines.ts < cutoffs.cutoff_s) & _within(cutoffs.cutoff_s - lines.ts, LAST_YEAR_DAYS),
+    )
+    return j.mutate(age=j.cutoff_s - j.ts)
+
+
+def _product_aggregates(recent: ir.Table) -> ir.Table:
     """Per (customer, cutoff): distinct products bought in the last 90 and 365 days.
 
     Two group-bys (latest purchase per product, then counts) are much cheaper than
     two filtered COUNT(DISTINCT) on a large table.
     """
-    lines = orders.filter((orders.status == "completed") & orders.product_id.notnull())
-    j = lines.join(cutoffs, lines.order_ts < cutoffs.cutoff)
-    j = j.mutate(age=j.cutoff_s - epoch_secs(j.order_ts))
+    j = recent.filter((recent.status == "completed") & recent.product_id.notnull())
     per_product = j.group_by([*KEYS, "product_id"]).aggregate(age=j.age.min())
     age = per_product.age
     return per_product.group_by(list(KEYS)).aggregate(
@@ -176,11 +192,13 @@ def _product_aggregates(orders: ir.Table, cutoffs: ir.Table) -> ir.Table:
     )
 
 
-def _category_aggregates(orders: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
-    """Per (customer, cutoff): distinct categories, mix shift, regular categories missed."""
-    lines = orders.filter((orders.status == "completed") & orders.category.notnull())
-    j = lines.join(cutoffs, lines.order_ts < cutoffs.cutoff)
-    j = j.mutate(age=j.cutoff_s - epoch_secs(j.order_ts), money=_micros(j.amount))
+def _category_aggregates(recent: ir.Table, params: FeatureParams) -> ir.Table:
+    """Per (customer, cutoff): distinct categories, mix shift, regular categories missed.
+
+    A category with no line in the last 365 days would add nothing to any of them (no
+    window line, a share gap of 0, not regular), so ``recent`` lines suffice.
+    """
+    j = recent.filter((recent.status == "completed") & recent.category.notnull())
     age = j.age
     per_cat = j.group_by([*KEYS, "category"]).aggregate(
         spend_recent=_zero(j.money.sum(where=_within(age, 90))),
@@ -307,18 +325,27 @@ def feature_table(
     order, then ``label`` when ``labelled``.
     """
     lines = _lines(orders)
-    base = _order_aggregates(lines, cutoffs)
-    if population_only:
-        base = in_population(base, params)
-    t = base.join(_spend_aggregates(lines, cutoffs), list(KEYS))
-    t = t.left_join(_cancel_aggregates(lines, cutoffs), list(KEYS))
+    ords = order_table(lines)
+    base = _order_aggregates(ords, cutoffs)
+    base = in_population(base, params) if population_only else base.filter(base.orders_lifetime > 0)
+    done_split = split_lines(lines, ords)
+    recent = _join_last_year(lines, cutoffs)
+    spend, split = _spend_aggregates(recent), split_spend(done_split, cutoffs)
+    t = base.left_join(spend, list(KEYS)).left_join(split, list(KEYS))
+    t = t.select(  # windows with no line count as 0
+        *[base[c] for c in base.columns],
+        **{c: _zero(spend[c]) for c in _LAST_YEAR_SPEND},
+        spend_lifetime=_zero(base.one_second_spend) + _zero(split.split_spend),
+    )
     if "product_id" in columns:
-        t = t.left_join(_product_aggregates(orders, cutoffs), list(KEYS))
+        t = t.left_join(_product_aggregates(recent), list(KEYS))
     if "category" in columns:
-        cats = _category_aggregates(orders, cutoffs, params)
+        cats = _category_aggregates(recent, params)
         t = t.left_join(cats, list(KEYS))
     if labelled:
-        t = t.left_join(future_orders(lines, cutoffs, params), list(KEYS))
+        t = t.left_join(
+            future_orders(completed_times(ords, done_split), cutoffs, params), list(KEYS)
+        )
     t = join_signals(t, signals or {}, cutoffs, columns)  # issue 14: signal tables
     derived = _derive(t, params)
     names = feature_names(columns)

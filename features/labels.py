@@ -33,15 +33,16 @@ def in_population(order_aggregates: ir.Table, params: FeatureParams) -> ir.Table
     return order_aggregates.filter(order_aggregates.last_age <= lookback)
 
 
-def future_orders(lines: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
+def future_orders(completed: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
     """(customer, cutoff) pairs with a completed line in ``[T, T+H)``: ``has_future``.
 
-    ``lines`` holds order lines with ``ts`` in whole epoch seconds and ``status``.
+    ``completed`` holds ``customer_id`` and ``ts`` (whole epoch seconds) of completed
+    lines, or any set of times containing one in every range a completed line is in
+    (:func:`features.expressions._completed_times`); only whether a row exists counts.
     """
-    done = lines.filter(lines.status == "completed")
-    lead = done.ts - cutoffs.cutoff_s
+    lead = completed.ts - cutoffs.cutoff_s
     horizon = params.horizon_days * SECONDS_PER_DAY_INT
-    j = done.join(cutoffs, (lead >= 0) & (lead < horizon))
+    j = completed.join(cutoffs, (lead >= 0) & (lead < horizon))
     return j.group_by(list(KEYS)).aggregate(has_future=j.count())
 
 
