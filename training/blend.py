@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from typing import Any
 
 import lightgbm as lgb
@@ -25,27 +26,28 @@ from bundle.calibration import Calibrator, IdentityCalibrator
 from bundle.linear import LinearPart
 from config.training import TrainParams
 from training.linear import fit_linear
-from training.memo import OnceMemo
 from training.model import fit_fixed
 
 #: TrainParams keys that do not change the booster.
 _NOT_BOOSTER = {"blend_weight", "linear_c", "linear_winsor", "calibration", "calibration_data"}
-_CACHE: OnceMemo[str, Any] = OnceMemo(64)
-_DIGESTS: OnceMemo[int, tuple[pd.DataFrame, str]] = OnceMemo(16)
+_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CACHE_SIZE = 64
+_DIGESTS: OrderedDict[int, tuple[pd.DataFrame, str]] = OrderedDict()
 
 
 def content_digest(rows: pd.DataFrame) -> str:
     """SHA-256 of the frame's values, remembered for the same frame object (a selection
     passes one training frame per fold to every candidate; frames are not mutated)."""
-
-    def digest() -> tuple[pd.DataFrame, str]:
-        values = pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()
-        return rows, hashlib.sha256(values).hexdigest()
-
-    held = _DIGESTS.get(id(rows), digest)
-    if held[0] is not rows:  # an id reused by a new frame after the old one was freed
-        held = digest()
-    return held[1]
+    held = _DIGESTS.get(id(rows))
+    if held is not None and held[0] is rows:
+        return held[1]
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()
+    ).hexdigest()
+    _DIGESTS[id(rows)] = (rows, digest)
+    if len(_DIGESTS) > 16:
+        _DIGESTS.popitem(last=False)
+    return digest
 
 
 def _key(kind: str, rows: pd.DataFrame, names: list[str], settings: dict[str, Any]) -> str:
@@ -61,7 +63,14 @@ def _key(kind: str, rows: pd.DataFrame, names: list[str], settings: dict[str, An
 
 
 def _memo(key: str, fit: Any) -> Any:
-    return _CACHE.get(key, fit)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    value = fit()
+    _CACHE[key] = value
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return value
 
 
 def fit_blend(

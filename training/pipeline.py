@@ -23,7 +23,6 @@ from training.blend import content_digest, fit_blend
 from training.calibrate import choose_calibrator
 from training.calibration_data import calibration_data
 from training.fold_memo import FoldMemo, baseline_metrics
-from training.memo import OnceMemo
 from training.metrics import (
     bootstrap_auc_difference,
     bootstrap_ece,
@@ -169,7 +168,7 @@ def _medians(train: pd.DataFrame, names: list[str], memo: FoldMemo | None) -> di
     return dict(memo.medians)
 
 
-_BASELINES: OnceMemo[str, Baselines] = OnceMemo(16)
+_BASELINES: dict[str, Baselines] = {}
 
 
 def _baselines(train: pd.DataFrame, cfg: Params) -> Baselines:
@@ -184,9 +183,11 @@ def _baselines(train: pd.DataFrame, cfg: Params) -> Baselines:
             cfg.features.horizon_days,
         )
     )
-    return _BASELINES.get(
-        key, lambda: fit_baselines(train, cfg.baselines, cfg.rules, cfg.features.horizon_days)
-    )
+    if key not in _BASELINES:
+        if len(_BASELINES) > 16:
+            _BASELINES.clear()
+        _BASELINES[key] = fit_baselines(train, cfg.baselines, cfg.rules, cfg.features.horizon_days)
+    return _BASELINES[key]
 
 
 def score_frame(frame: pd.DataFrame, model: ChurnModel, baselines: Baselines) -> dict[str, Any]:

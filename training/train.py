@@ -28,14 +28,12 @@ import json
 import logging
 import os
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from rich.console import Console
-from threadpoolctl import threadpool_limits
 
 from config.progress import live_progress, steps
 from config.root import Params, load_params
@@ -91,14 +89,6 @@ def degradations(folds: list[Fold], served: FittedRun, served_note: str | None) 
     return out
 
 
-def fit_threads(tasks: int) -> int:
-    """Threads for the backtest folds and the served refit: the CPUs this process may
-    use (``CHURN_TRAIN_THREADS`` overrides), at most ``tasks``."""
-    env = os.environ.get("CHURN_TRAIN_THREADS")
-    cpus = int(env) if env else len(os.sched_getaffinity(0))
-    return max(1, min(tasks, cpus))
-
-
 def run(
     cfg: Params,
     snapshots: pd.DataFrame,
@@ -119,24 +109,14 @@ def run(
     feature_columns(snapshots)
     horizon = cfg.features.horizon_days
     splits = backtest_splits(snapshots, horizon, cfg.split)
-    split = served_split(snapshots, horizon, cfg.split)
-    # The folds and the served refit are independent fits that share memoised work
-    # (training.memo): they run on threads, whose LightGBM and numpy work releases the
-    # GIL. Each fit is deterministic, so the results do not depend on the thread count
-    # (tested); BLAS keeps train.num_threads threads for the whole run.
-    with (
-        threadpool_limits(limits=cfg.train.num_threads, user_api="blas"),
-        ThreadPoolExecutor(max_workers=fit_threads(len(splits) + 1)) as pool,
-    ):
-        served_fit = pool.submit(fit_all, snapshots, split, cfg)
-        pending = [pool.submit(run_fold, snapshots, s, cfg) for s in splits]
-        folds = [f.result() for f in steps(pending, "backtest folds")]
-        summary = summarize(folds, cfg)  # while the served refit may still run
-        served = served_fit.result()
+    folds = [run_fold(snapshots, s, cfg) for s in steps(splits, "backtest folds")]
+    summary = summarize(folds, cfg)
     evaluated = folds[-1] if folds else None
     if scores_path is not None:
         scores_path.parent.mkdir(parents=True, exist_ok=True)
         test_scores(evaluated).to_parquet(scores_path, index=False)
+    split = served_split(snapshots, horizon, cfg.split)
+    served = fit_all(snapshots, split, cfg)
     latest = part(snapshots, labelled_cutoffs(snapshots)[-1])
     checks = behavioural_checks(served.model, latest, cfg.seed)
     notes = degradations(folds, served, split.note())
