@@ -96,7 +96,8 @@ def test_train_then_evaluate_write_declared_outputs(
     short = [*scores[:1], str(tmp_path / "short.parquet")]
     with pytest.raises(ValueError, match=r"rows, not .*rerun the train stage"):
         evaluate_main(
-            ["--params", str(params), *short, "--train-report", str(tmp_path / "reports/train.json"),
+            ["--params", str(params), *short,
+             "--train-report", str(tmp_path / "reports/train.json"),
              "--metrics", str(tmp_path / "m2.json"), "--plots", str(tmp_path / "p2"),
              "--backtest", str(tmp_path / "bt2.json")]
         )  # fmt: skip
