@@ -255,6 +255,18 @@ def _forget_project_modules() -> None:
             del sys.modules[name]
 
 
+def _die_with_parent() -> None:
+    """SIGTERM to this process when its handler dies (Linux ``PR_SET_PDEATHSIG``): a
+    stage never outlives the handler that reports it to its client."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() == 1:  # the handler died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _run_stage(request: dict[str, Any], fds: list[int], closing: list[socket.socket]) -> int:
     """In the forked stage process: become ``python -m module args``, run it."""
     import runpy
@@ -264,6 +276,7 @@ def _run_stage(request: dict[str, Any], fds: list[int], closing: list[socket.soc
     for sig in (*_SIGNALS, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    _die_with_parent()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)

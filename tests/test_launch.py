@@ -130,9 +130,9 @@ def test_a_failing_stage_prints_its_traceback(project: Path, env: dict[str, str]
     assert "Traceback" in done.stderr and "RuntimeError: stage failed on purpose" in done.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, "handler"])
 def test_an_interrupted_client_stops_its_stage(
-    project: Path, env: dict[str, str], sig: signal.Signals
+    project: Path, env: dict[str, str], sig: signal.Signals | str
 ) -> None:
     _launch(project, env, "0")
     _served(project, env)
@@ -146,14 +146,30 @@ def test_an_interrupted_client_stops_its_stage(
         time.sleep(0.05)
     stage = int((project / "started").read_text())
     assert stage != proc.pid  # forked from the server
-    proc.send_signal(sig)
+    if isinstance(sig, str):  # the server-side process that reports the stage dies
+        handler = int(_stat(stage)[1])
+        os.kill(handler, signal.SIGKILL)
+    else:
+        proc.send_signal(sig)
     proc.wait(timeout=30)
     if sig == signal.SIGTERM:
         assert proc.returncode == 128 + signal.SIGTERM
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{stage}").exists() and time.monotonic() < deadline:
+    while _alive(stage) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not Path(f"/proc/{stage}").exists(), "the stage outlived its client"
+    assert not _alive(stage), "the stage outlived its client"
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, parent pid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return _stat(pid)[0] != "Z"  # a zombie has ended
+    except OSError:
+        return False
 
 
 def test_the_server_can_be_switched_off(project: Path, env: dict[str, str]) -> None:
