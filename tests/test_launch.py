@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from config.launch import third_party_imports
+from config.stage_server import third_party_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 
