@@ -38,6 +38,8 @@ import json
 import os
 import signal
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -52,7 +54,10 @@ from config.stage_server import PIPELINE_PACKAGES, ready_marker, recv_message, s
 IMPORT_TIME_ENV = (
     "OMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO", "BLIS_", "NUMBA_", "NUMEXPR_", "MPL",
     "PYTHON", "LD_", "LC_", "LANG", "TZ", "TMPDIR", "HOME", "XDG_", "ARROW_", "JAVA_HOME",
+    "SKLEARN_", "PANDAS_", "JOBLIB_", "MLFLOW_", "DUCKDB_", "SCIPY_", "NUMPY_", "LIGHTGBM",
 )  # fmt: skip
+#: Read when used, not at import, and different for every copy of a project.
+RUN_TIME_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: fork, Unix sockets with descriptor passing and peer credentials (Linux); elsewhere
 #: every stage runs directly.
@@ -67,9 +72,31 @@ def _key(env: dict[str, str]) -> str:
             for name in ("launch.py", "stage_server.py")
         ],
         "packages": os.stat(sysconfig.get_paths()["purelib"]).st_mtime_ns,
-        "env": sorted((k, v) for k, v in env.items() if k.startswith(IMPORT_TIME_ENV)),
+        "env": sorted(
+            (k, v)
+            for k, v in env.items()
+            if k.startswith(IMPORT_TIME_ENV) and k not in RUN_TIME_ENV
+        ),
+        # matplotlib reads ./matplotlibrc when it is imported
+        "matplotlibrc": _digest(Path.cwd() / "matplotlibrc"),
     }
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:20]
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def private_dir(path: Path) -> bool:
+    """``path`` is a real directory of ours that nobody else may write or enter."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 def socket_path(env: dict[str, str]) -> Path:
@@ -117,6 +144,8 @@ def client(module: str, args: list[str]) -> int:
     if env.get("CHURN_STAGE_SERVER", "1") == "0" or not SUPPORTED:
         _run_directly(module, args)
     path = socket_path(env)
+    if os.path.lexists(path.parent) and not private_dir(path.parent):
+        _run_directly(module, args)  # someone else's directory: trust no socket in it
     if not path.exists():
         with contextlib.suppress(OSError):
             _start_server(path)
@@ -129,6 +158,9 @@ def client(module: str, args: list[str]) -> int:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", creds)[1] != os.getuid():
+            raise ConnectionRefusedError("the socket's server is another user's")
     except OSError:  # a server that died: start another, run this stage as usual
         conn.close()
         with contextlib.suppress(OSError):
@@ -136,7 +168,17 @@ def client(module: str, args: list[str]) -> int:
         _run_directly(module, args)
     try:
         conn.settimeout(60)
-        request = {"module": module, "args": args, "cwd": os.getcwd(), "env": env}
+        umask = os.umask(0o022)
+        os.umask(umask)
+        ignored = [int(sig) for sig in _SIGNALS if signal.getsignal(sig) == signal.SIG_IGN]
+        request = {
+            "module": module,
+            "args": args,
+            "cwd": os.getcwd(),
+            "env": env,
+            "umask": umask,
+            "ignored_signals": ignored,
+        }
         send_message(conn, request, [0, 1, 2])
         started = recv_message(conn)
         pid = int(started["pid"])
@@ -145,12 +187,20 @@ def client(module: str, args: list[str]) -> int:
         _run_directly(module, args)
     conn.settimeout(None)
     for sig in _SIGNALS:
-        signal.signal(sig, lambda s, _frame: os.kill(pid, s))
+        if int(sig) not in ignored:
+            signal.signal(sig, lambda s, _frame: os.kill(pid, s))
     try:
-        return _exit_code(int(recv_message(conn)["status"]))
+        status = int(recv_message(conn)["status"])
     except (OSError, ValueError, KeyError, ConnectionError) as exc:
         print(f"config.launch: lost the stage server while {module} ran: {exc}", file=sys.stderr)
         return 1
+    finally:
+        conn.close()
+    if os.WIFSIGNALED(status):  # end as the stage did, so a parent sees the same signal
+        ended = os.WTERMSIG(status)
+        signal.signal(ended, signal.SIG_DFL)
+        os.kill(os.getpid(), ended)
+    return _exit_code(status)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,16 +142,30 @@ def _die_with_parent() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _stage_frames(tb: Any) -> Any:
+    """The traceback from the stage's own frames on (this module's are not the stage's)."""
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return tb
+
+
 def _run_stage(request: dict[str, Any], fds: list[int], closing: list[socket.socket]) -> int:
-    """In the forked stage process: become ``python -m module args``, run it."""
+    """In the forked stage process: become ``python -m module args``, run it.
+
+    Besides argv, cwd, environment and standard streams, the client's umask and the
+    signals it ignores (``nohup``, a background job's SIGINT) are the stage's.
+    """
     import runpy
 
     for sock in closing:
         sock.close()
+    ignored = set(request.get("ignored_signals", []))
     for sig in (*_SIGNALS, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(sig, signal.SIG_IGN if int(sig) in ignored else signal.SIG_DFL)
+    if int(signal.SIGINT) not in ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _die_with_parent()
+    os.umask(int(request.get("umask", 0o022)))
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -170,13 +184,21 @@ def _run_stage(request: dict[str, Any], fds: list[int], closing: list[socket.soc
             return exc.code or 0
         print(exc.code, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        traceback.print_exc()
-        return 128 + signal.SIGINT
-    except BaseException:  # reported as python -m would, exit status 1
-        traceback.print_exc()
-        return 1
+    except BaseException as exc:  # reported as python -m would
+        traceback.print_exception(type(exc), exc, _stage_frames(exc.__traceback__))
+        return 128 + signal.SIGINT if isinstance(exc, KeyboardInterrupt) else 1
     return 0
+
+
+def _release_project_modules() -> None:
+    """Drop the project modules' globals, as the interpreter's teardown would: objects
+    they hold (an open log file, say) are closed and flushed before the process ends."""
+    libraries = _library_dirs()
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None)
+        if name != "__main__" and file and not os.path.abspath(file).startswith(libraries):
+            with contextlib.suppress(Exception):
+                mod.__dict__.clear()
 
 
 def _finish(code: int) -> NoReturn:
@@ -184,9 +206,10 @@ def _finish(code: int) -> NoReturn:
 
     Python's exit joins non-daemon threads, runs the ``atexit`` handlers, flushes the
     standard streams, then frees every module one by one: in a process holding all the
-    pipeline's libraries that last step alone is over a second. The stage's own objects
-    are freed by a garbage collection (the server froze its libraries' objects, so this
-    visits the stage's only) before the process ends.
+    pipeline's libraries that last step alone is over a second. The project's modules
+    are released instead (:func:`_release_project_modules`) and the stage's objects freed
+    by a garbage collection (the server froze its libraries' objects, so this visits the
+    stage's only) before the process ends.
     """
     import atexit
     import gc
@@ -196,6 +219,7 @@ def _finish(code: int) -> NoReturn:
     if shutdown is not None:
         shutdown()
     atexit._run_exitfuncs()
+    _release_project_modules()
     gc.collect()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

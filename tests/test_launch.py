@@ -26,12 +26,16 @@ print("cwd", os.getcwd())
 print("served", os.environ.get("CHURN_LAUNCH_MARK"), os.getppid() != int(sys.argv[1]))
 print("version", VERSION)
 print("stdin", sys.stdin.read().strip())
+mask = os.umask(0)
+print("umask", oct(mask))
 print("to stderr", file=sys.stderr)
 if "--sleep" in sys.argv:
     with open("started.tmp", "w") as f:
         f.write(str(os.getpid()))
     os.replace("started.tmp", "started")
     time.sleep(60)
+if "--nap" in sys.argv:
+    time.sleep(2)
 if "--fail" in sys.argv:
     raise RuntimeError("stage failed on purpose")
 sys.exit(int(sys.argv[2]))
@@ -110,6 +114,7 @@ def test_a_served_stage_is_what_python_m_would_run(project: Path, env: dict[str,
         "served yes True",
         "version 1",
         "stdin hello",
+        "umask 0o22",
     ]
     assert done.stderr.strip() == "to stderr"
 
@@ -152,8 +157,8 @@ def test_an_interrupted_client_stops_its_stage(
     else:
         proc.send_signal(sig)
     proc.wait(timeout=30)
-    if sig == signal.SIGTERM:
-        assert proc.returncode == 128 + signal.SIGTERM
+    if sig == signal.SIGTERM:  # the client ends by the signal that ended the stage
+        assert proc.returncode == -signal.SIGTERM
     deadline = time.monotonic() + 10
     while _alive(stage) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -170,6 +175,38 @@ def _alive(pid: int) -> bool:
         return _stat(pid)[0] != "Z"  # a zombie has ended
     except OSError:
         return False
+
+
+def test_the_clients_umask_and_ignored_signals_are_the_stages(
+    project: Path, env: dict[str, str]
+) -> None:
+    _launch(project, env, "0")
+    _served(project, env)
+
+    def nohup_umask() -> None:
+        os.umask(0o077)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "config.launch", "fake.stage", str(os.getpid()), "0", "--nap"],
+        cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+        preexec_fn=nohup_umask,
+    )  # fmt: skip
+    time.sleep(1)
+    proc.send_signal(signal.SIGHUP)  # ignored, as under nohup: the stage finishes
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "served yes True" in out and "umask 0o77" in out
+
+
+def test_a_socket_directory_others_can_write_is_not_trusted(
+    project: Path, env: dict[str, str]
+) -> None:
+    _launch(project, env, "0")
+    _served(project, env)
+    Path(env["CHURN_STAGE_SOCKET_DIR"]).chmod(0o777)
+    done = _launch(project, env, "4")
+    assert done.returncode == 4 and "served yes False" in done.stdout
 
 
 def test_the_server_can_be_switched_off(project: Path, env: dict[str, str]) -> None:
