@@ -40,13 +40,13 @@ GAP = int((CUTOFFS[1] - CUTOFFS[0]).total_seconds())
 EDGES = [
     base - d * DAY + k
     for base in (0, GAP)
-    for d in (0, 90, 365, -PARAMS.horizon_days)
+    for d in (0, 90, 365, PARAMS.lookback_days, -PARAMS.horizon_days)
     for k in (-1, 0, 1)
 ]
 offset = st.one_of(st.sampled_from(EDGES), st.integers(-2 * 365 * DAY, 60 * DAY))
 line = st.fixed_dictionaries(
     {
-        "customer_id": st.sampled_from(["a", "b"]),
+        "customer_id": st.sampled_from(["a", "b", "c"]),
         "order_id": st.sampled_from(["o1", "o2", "o3", "o4", "o5", "o6"]),
         "own_time": st.booleans(),  # False: the order's shared second
         "offset": offset,
@@ -144,19 +144,18 @@ CHECKED = [
 ]
 
 
-def batch(rows: pd.DataFrame) -> pd.DataFrame:
-    """The batch engine's labelled query over ``rows`` at both cutoffs."""
+def batch(rows: pd.DataFrame, *, population_only: bool = True) -> pd.DataFrame:
+    """The batch engine's labelled query over ``rows`` at both cutoffs (every column)."""
     canonical = rows[
         ["customer_id", "order_id", "order_ts", "amount", "status", "product_id", "category"]
     ]
     con = duckdb.connect()
     try:
         con.register(ORDERS_TABLE, pa.Table.from_pandas(canonical, preserve_index=False))
-        sql = compiled_sql(PARAMS, COLUMNS, labelled=True, population_only=True)
-        got = run_sql(con, sql, CUTOFFS, COLUMNS, labelled=True)
+        sql = compiled_sql(PARAMS, COLUMNS, labelled=True, population_only=population_only)
+        return run_sql(con, sql, CUTOFFS, COLUMNS, labelled=True)
     finally:
         con.close()
-    return got[["customer_id", "cutoff", *CHECKED, "label"]]
 
 
 def _normal(frame: pd.DataFrame) -> pd.DataFrame:
@@ -174,7 +173,26 @@ def test_batch_plan_equals_brute_force(
     lines: list[dict[str, object]], shared: dict[str, int]
 ) -> None:
     rows = _frame(lines, shared)
-    pd.testing.assert_frame_equal(_normal(batch(rows)), _normal(expected(rows)), check_exact=True)
+    got = batch(rows)[["customer_id", "cutoff", *CHECKED, "label"]]
+    pd.testing.assert_frame_equal(_normal(got), _normal(expected(rows)), check_exact=True)
+
+
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(line, min_size=1, max_size=30),
+    st.fixed_dictionaries({f"o{i}": offset for i in range(1, 7)}),
+)
+def test_population_pruning_changes_no_feature(
+    lines: list[dict[str, object]], shared: dict[str, int]
+) -> None:
+    """The population query reads the lifetime of only the customers with a completed
+    line in some cutoff's lookback: every feature (gaps, tenure, lifetime spend, the
+    label included) equals the query over every customer, cut to the population."""
+    rows = _frame(lines, shared)
+    everyone = batch(rows, population_only=False)
+    within = everyone["days_since_last_order"] <= PARAMS.lookback_days
+    expected_rows = everyone[within].reset_index(drop=True)
+    pd.testing.assert_frame_equal(batch(rows), expected_rows, check_exact=True)
 
 
 def test_an_order_spread_over_seconds_counts_each_line_once() -> None:
@@ -201,7 +219,7 @@ def test_an_order_spread_over_seconds_counts_each_line_once() -> None:
         ],
         {},
     )
-    got = batch(rows)
+    got = batch(rows)[["customer_id", "cutoff", *CHECKED, "label"]]
     first = got[got["cutoff"] == CUTOFFS[0]].iloc[0]
     assert first["spend_lifetime"] == 12.5
     assert first["orders_lifetime"] == 1
