@@ -139,10 +139,10 @@ MUTANTS: tuple[Mutant, ...] = (
         '(recent.status == "completed") & (recent.age < lookback)',
         ORDER_TABLE_TESTS,
     ),
-    # features/order_table.py: lines of orders spanning several seconds
+    # lines of orders spanning several seconds (features/order_table.py, their spend)
     _m(
         "split_spend_join_le",
-        ORDER_TABLE,
+        EXPR,
         "j = split.join(cutoffs, split.ts < cutoffs.cutoff_s)",
         "j = split.join(cutoffs, split.ts <= cutoffs.cutoff_s)",
         ORDER_TABLE_TESTS,
@@ -171,8 +171,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "spend_365d_minus_a_day",
         EXPR,
-        "spend_365d=money.sum(where=done & _within(age, 365))",
-        "spend_365d=money.sum(where=done & _within(age, 364))",
+        '"365d": (0, 365)}',
+        '"365d": (0, 364)}',
         FEATURE_TESTS,
     ),
     _m(

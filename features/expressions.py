@@ -33,7 +33,7 @@ from features.labels import (
     in_population,
     label_column,
 )
-from features.order_table import completed_times, order_table, split_lines, split_spend
+from features.order_table import completed_times, order_table, split_lines
 from features.signals import join_signals, signal_value
 from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
@@ -100,10 +100,29 @@ def _lines(orders: ir.Table) -> ir.Table:
     )
 
 
+# Spend windows (after, until) in days: ``order_ts`` in ``[T - until, T - after)``.
+SPEND_WINDOWS = {"30d": (0, 30), "90d": (0, 90), "180d": (0, 180), "365d": (0, 365)}
+SPEND_WINDOWS["prev90"] = (90, 180)
+
+
+def _spend_sums(
+    money: ir.IntegerValue, age: ir.IntegerValue, done: ir.BooleanValue | None, prefix: str
+) -> dict[str, ir.Value]:
+    """Sums of ``money`` over the lifetime and every spend window, named
+    ``<prefix><window>``; ``done`` (the order is completed before ``T``) filters the
+    rows unless every row qualifies (None)."""
+    sums = {f"{prefix}lifetime": money.sum(where=done)}
+    for name, (after, until) in SPEND_WINDOWS.items():
+        window = _within(age, until) if after == 0 else _between(age, after, until)
+        sums[f"{prefix}{name}"] = money.sum(where=window if done is None else done & window)
+    return sums
+
+
 def _order_aggregates(ords: ir.Table, cutoffs: ir.Table) -> ir.Table:
     """Per (customer, cutoff): completed order counts, recency, tenure, gap sums, the
-    lifetime spend of one-second orders, and cancelled orders in the last 365 days
-    (``orders_lifetime`` is 0 when the customer has only cancelled orders before T).
+    spend of one-second orders (lifetime and windows: ``one_second_<window>``), and
+    cancelled orders in the last 365 days (``orders_lifetime`` is 0 when the customer
+    has only cancelled orders before T).
 
     The gap is a lag over completed orders only: an order without a completed line has
     a null ``ts``, so it has no gap and gives none to the next order, whichever end the
@@ -128,37 +147,35 @@ def _order_aggregates(ords: ir.Table, cutoffs: ir.Table) -> ir.Table:
         gap_sum=j.gap.sum(where=done),
         gap_sq=(j.gap * j.gap).sum(where=done),
         cancelled_orders_365d=j.count(where=cancelled & _within(j.cutoff_s - j.cancel_ts, 365)),
-        one_second_spend=j.one_second.sum(where=done),
+        **_spend_sums(j.one_second, age, done, "one_second_"),
     )
 
 
-_LAST_YEAR_SPEND = (
-    "spend_30d",
-    "spend_90d",
-    "spend_180d",
-    "spend_365d",
-    "spend_prev90",
-    "undone_365d",
-    "undone_90d",
-    "undone_prev90",
-)
+def _split_aggregates(split: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): the lifetime and window spend of the ``split`` lines
+    (:func:`features.order_table.split_lines`) before ``T``, ``split_<window>``.
 
-
-def _spend_aggregates(j: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): spend and returned/cancelled value windows (micros) of
-    the last 365 days (lifetime spend: :func:`features.order_table.split_spend`)."""
-    age, money, undone_money = j.age, j.money, j.abs_money
-    done, undone = j.status == "completed", j.status != "completed"
-    recent, prev = _within(age, 90), _between(age, 90, 180)
+    Added to the one-second orders' sums of :func:`_order_aggregates`, these are the
+    spend features: every completed line before T counted once, in integer micros.
+    """
+    j = split.join(cutoffs, split.ts < cutoffs.cutoff_s)
     return j.group_by(list(KEYS)).aggregate(
-        spend_30d=money.sum(where=done & _within(age, 30)),
-        spend_90d=money.sum(where=done & recent),
-        spend_180d=money.sum(where=done & _within(age, 180)),
-        spend_365d=money.sum(where=done & _within(age, 365)),
-        spend_prev90=money.sum(where=done & prev),
-        undone_365d=undone_money.sum(where=undone & _within(age, 365)),
-        undone_90d=undone_money.sum(where=undone & recent),
-        undone_prev90=undone_money.sum(where=undone & prev),
+        **_spend_sums(j.money, j.cutoff_s - j.ts, None, "split_")
+    )
+
+
+_UNDONE = ("undone_365d", "undone_90d", "undone_prev90")
+
+
+def _undone_aggregates(recent: ir.Table) -> ir.Table:
+    """Per (customer, cutoff): returned/cancelled value windows (micros) of the last 365
+    days, from the lines that are not completed (a few percent of them)."""
+    j = recent.filter(recent.status != "completed")
+    age, undone_money = j.age, j.abs_money
+    return j.group_by(list(KEYS)).aggregate(
+        undone_365d=undone_money.sum(where=_within(age, 365)),
+        undone_90d=undone_money.sum(where=_within(age, 90)),
+        undone_prev90=undone_money.sum(where=_between(age, 90, 180)),
     )
 
 
@@ -350,12 +367,15 @@ def feature_table(
     base = _order_aggregates(ords, cutoffs)
     base = in_population(base, params) if population_only else base.filter(base.orders_lifetime > 0)
     done_split = split_lines(lines, ords)
-    spend, split = _spend_aggregates(recent), split_spend(done_split, cutoffs)
-    t = base.left_join(spend, list(KEYS)).left_join(split, list(KEYS))
+    undone, split = _undone_aggregates(recent), _split_aggregates(done_split, cutoffs)
+    t = base.left_join(undone, list(KEYS)).left_join(split, list(KEYS))
     t = t.select(  # windows with no line count as 0
         *[base[c] for c in base.columns],
-        **{c: _zero(spend[c]) for c in _LAST_YEAR_SPEND},
-        spend_lifetime=_zero(base.one_second_spend) + _zero(split.split_spend),
+        **{c: _zero(undone[c]) for c in _UNDONE},
+        **{
+            f"spend_{w}": _zero(base[f"one_second_{w}"]) + _zero(split[f"split_{w}"])
+            for w in ("lifetime", *SPEND_WINDOWS)
+        },
     )
     if "product_id" in columns:
         t = t.left_join(_product_aggregates(recent), list(KEYS))

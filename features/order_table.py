@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from features.labels import KEYS
-
 
 def order_table(lines: ir.Table) -> ir.Table:
     """One row per order with a completed or a cancelled line (cutoff-independent).
@@ -45,17 +43,6 @@ def split_lines(lines: ir.Table, ords: ir.Table) -> ir.Table:
     split = ords.filter(ords.ts < ords.done_until).select("customer_id", "order_id")
     done = lines.filter(lines.status == "completed")
     return done.semi_join(split, ["customer_id", "order_id"]).select("customer_id", "ts", "money")
-
-
-def split_spend(split: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): the ``split`` lines (:func:`split_lines`) before T, summed.
-
-    Added to the one-second orders' spend (``one_second_spend`` of
-    :func:`features.expressions.feature_table`) this is the lifetime spend: every
-    completed line before T counted once, in integer micros.
-    """
-    j = split.join(cutoffs, split.ts < cutoffs.cutoff_s)
-    return j.group_by(list(KEYS)).aggregate(split_spend=j.money.sum())
 
 
 def completed_times(ords: ir.Table, split: ir.Table) -> ir.Table:

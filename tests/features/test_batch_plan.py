@@ -40,7 +40,7 @@ GAP = int((CUTOFFS[1] - CUTOFFS[0]).total_seconds())
 EDGES = [
     base - d * DAY + k
     for base in (0, GAP)
-    for d in (0, 90, 365, PARAMS.lookback_days, -PARAMS.horizon_days)
+    for d in (0, 30, 90, 180, 365, PARAMS.lookback_days, -PARAMS.horizon_days)
     for k in (-1, 0, 1)
 ]
 offset = st.one_of(st.sampled_from(EDGES), st.integers(-2 * 365 * DAY, 60 * DAY))
@@ -111,6 +111,7 @@ def expected(rows: pd.DataFrame) -> pd.DataFrame:
                     "orders_365d": n_365,
                     "spend_lifetime": float(int(cents.sum()) * 10_000) / 1_000_000,
                     "spend_365d": float(spend_365 * 10_000) / 1_000_000,
+                    **_spend_windows(cents, age),
                     "return_rate_365d": (
                         float(int(undone.sum()) * 10_000) / float(spend_365 * 10_000)
                         if spend_365 > 0
@@ -130,11 +131,24 @@ def expected(rows: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({"cutoff": "datetime64[us]"})
 
 
+def _spend_windows(cents: pd.Series, age: pd.Series) -> dict[str, float]:
+    """spend_30d/90d/180d and the 90-day trend, from integer micros as the engines sum."""
+    micros = {d: int(cents[age <= d * DAY].sum()) * 10_000 for d in (30, 90, 180)}
+    prev = int(cents[(age > 90 * DAY) & (age <= 180 * DAY)].sum()) * 10_000
+    out = {f"spend_{d}d": float(m) / 1_000_000 for d, m in micros.items()}
+    out["spend_trend_90d"] = float(micros[90]) / float(prev) - 1.0 if prev > 0 else np.nan
+    return out
+
+
 CHECKED = [
     "orders_lifetime",
     "orders_365d",
     "spend_lifetime",
     "spend_365d",
+    "spend_30d",
+    "spend_90d",
+    "spend_180d",
+    "spend_trend_90d",
     "return_rate_365d",
     "cancel_rate_365d",
     "products_90d",
@@ -195,6 +209,14 @@ def test_population_pruning_changes_no_feature(
     pd.testing.assert_frame_equal(batch(rows), expected_rows, check_exact=True)
 
 
+def _completed_lines_of_a(lines: list[dict[str, object]]) -> pd.DataFrame:
+    """Completed lines of customer ``a`` at their own times (``offset``, ``cents`` and
+    ``order_id`` from ``lines``, order ``o1`` unless given)."""
+    base = {"customer_id": "a", "order_id": "o1", "own_time": True, "micros": 0}
+    base |= {"status": "completed", "product_id": "p1", "category": "x"}
+    return _frame([{**base, **x} for x in lines], {})
+
+
 def test_an_order_spread_over_seconds_counts_each_line_once() -> None:
     """One order with completed lines on both sides of a cutoff, one inside the label
     window: its lines before T count in the spend, the later one makes the label 0."""
@@ -203,25 +225,25 @@ def test_an_order_spread_over_seconds_counts_each_line_once() -> None:
         {"offset": -10 * DAY + 5, "cents": 250},  # same order, five seconds later
         {"offset": 3 * DAY, "cents": 700},  # same order, after T, inside [T, T + H)
     ]
-    rows = _frame(
-        [
-            {
-                "customer_id": "a",
-                "order_id": "o1",
-                "own_time": True,
-                "micros": 0,
-                "status": "completed",
-                "product_id": "p1",
-                "category": "x",
-                **x,
-            }
-            for x in lines
-        ],
-        {},
-    )
+    rows = _completed_lines_of_a(lines)
     got = batch(rows)[["customer_id", "cutoff", *CHECKED, "label"]]
     first = got[got["cutoff"] == CUTOFFS[0]].iloc[0]
     assert first["spend_lifetime"] == 12.5
     assert first["orders_lifetime"] == 1
     assert first["label"] == 0
+    pd.testing.assert_frame_equal(_normal(got), _normal(expected(rows)), check_exact=True)
+
+
+def test_spend_windows_on_their_edges() -> None:
+    """Lines exactly on every window edge and one second past it, in one-second orders
+    and in one order spread over the edges: each lands in the window it belongs to."""
+    ages = [d * DAY + k for d in (30, 90, 180, 365) for k in (0, 1)]
+    lines = [
+        {"order_id": f"o{i}", "offset": -age, "cents": 100 * (i + 1)}
+        for i, age in enumerate(ages[:6])
+    ]
+    lines += [{"order_id": "o7", "offset": -age, "cents": 7 + i} for i, age in enumerate(ages)]
+    rows = _completed_lines_of_a(lines)
+    got = batch(rows)[["customer_id", "cutoff", *CHECKED, "label"]]
+    assert got["spend_trend_90d"].notna().all()
     pd.testing.assert_frame_equal(_normal(got), _normal(expected(rows)), check_exact=True)
