@@ -8,8 +8,10 @@ Usage::
         --temp-directory /tmp/duckdb_spill
 
 Generates a canonical orders file (``customer_id, order_id, order_ts, amount, status,
-quantity, product_id``; 2 lines per order, 3% cancelled, 1% returned) inside
-DuckDB, then times, each in a fresh subprocess so peak RSS is per phase:
+quantity, product_id``; 2 lines per order, 3% cancelled, 1% returned, orders spread
+uniformly over 3 years whoever the customer; ``--clustered``: the layout of the figures
+before 2026-12-02, each customer's orders within days of one another) inside DuckDB,
+then times, each in a fresh subprocess so peak RSS is per phase:
 
 * ``floor``: ``SELECT customer_id, count(*), sum(amount), max(order_ts) ... GROUP BY 1``
   on the same file, fetched to pandas;
@@ -58,14 +60,20 @@ from features.schedule import build_schedule
 console = Console()
 
 
-def _u(seed: int, key: str, stream: int) -> str:
-    """SQL uniform [0, 1): a pure function of (seed, key, stream)."""
-    return f"((hash({seed}, {stream}, {key}) >> 11) / 9007199254740992.0)"
+def _u(seed: int, key: str, stream: int, *, clustered: bool = False) -> str:
+    """SQL uniform [0, 1): a pure function of (seed, key, stream), independent across
+    streams. ``clustered``: the generator of the figures before 2026-12-02,
+    ``hash(seed, stream, key)``, whose streams 1 and 2 correlate at -0.99, so each
+    customer's orders fall within a few days of one another (a third of the customers
+    in the population at the cutoff instead of about 80%)."""
+    if clustered:
+        return f"((hash({seed}, {stream}, {key}) >> 11) / 9007199254740992.0)"
+    return f"((hash('{seed}:{stream}:' || CAST({key} AS VARCHAR)) >> 11) / 9007199254740992.0)"
 
 
-def generate(path: Path, rows: int, customers: int, seed: int) -> None:
+def generate(path: Path, rows: int, customers: int, seed: int, *, clustered: bool = False) -> None:
     """Write ``rows`` canonical order lines for ``customers`` customers over 3 years."""
-    u = lambda key, stream: _u(seed, key, stream)  # noqa: E731
+    u = lambda key, stream: _u(seed, key, stream, clustered=clustered)  # noqa: E731
     sql = f"""
     COPY (
       WITH l AS (SELECT i, i // 2 AS o FROM range({rows}) t(i)),
@@ -224,6 +232,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     cpu = {k: Spread.of(results[k]["cpus"]) for k in ("floor", "features")}
     summary: dict[str, Any] = {
         "rows": args.rows,
+        "layout": "clustered" if args.clustered else "spread",
         "customers": args.customers,
         **wall["floor"].as_dict("floor_seconds"),
         **wall["features"].as_dict("features_seconds"),
@@ -237,7 +246,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
         "n_features": feats["n_features"],
         **{f"online_{k}": v for k, v in results.get("online", {}).items() if k != "peak_rss_mb"},
     }
-    table = Table(title=f"features: {args.rows:,} lines, {args.customers:,} customers")
+    layout = "clustered" if args.clustered else "spread"
+    table = Table(title=f"features: {args.rows:,} lines, {args.customers:,} customers ({layout})")
     for col in ("phase", "wall s: median (min-max)", "CPU s: median (min-max)", "peak RSS MB",
                 "rows out"):  # fmt: skip
         table.add_column(col)
@@ -276,6 +286,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--online-repeats", type=int, default=300)
     parser.add_argument("--skip-online", action="store_true")
     parser.add_argument("--seed", type=int, default=None, help="default: params seed")
+    parser.add_argument(
+        "--clustered",
+        action="store_true",
+        help="the data of the figures before 2026-12-02: each customer's orders within days",
+    )
     parser.add_argument("--phase", choices=["floor", "features", "online"], default=None)
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -294,10 +309,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        data = workdir / f"orders_{args.rows}_{args.customers}_{args.seed}.parquet"
+        layout = "clustered" if args.clustered else "spread"
+        data = workdir / f"orders_{args.rows}_{args.customers}_{args.seed}_{layout}.parquet"
         if not data.exists():
             start = time.perf_counter()
-            generate(data, args.rows, args.customers, args.seed)
+            generate(data, args.rows, args.customers, args.seed, clustered=args.clustered)
             console.print(f"generated {data} in {time.perf_counter() - start:.1f} s")
         results = {p: _child(args, p, data) for p in ("floor", "features")}
         if not args.skip_online:
