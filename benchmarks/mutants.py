@@ -120,24 +120,9 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "last_year_minus_a_day",
         EXPR,
-        "_within(cutoffs.cutoff_s - lines.ts, days)",
-        "_within(cutoffs.cutoff_s - lines.ts, days - 1)",
+        "_within(cutoffs.cutoff_s - lines.ts, LAST_YEAR_DAYS)",
+        "_within(cutoffs.cutoff_s - lines.ts, LAST_YEAR_DAYS - 1)",
         FEATURE_TESTS,
-    ),
-    # the population's customers: a lookback longer than a year, the lookback's edge
-    _m(
-        "last_year_ignores_lookback",
-        EXPR,
-        "days = max(LAST_YEAR_DAYS, params.lookback_days)",
-        "days = LAST_YEAR_DAYS",
-        ORDER_TABLE_TESTS,
-    ),
-    _m(
-        "population_lines_lt",
-        EXPR,
-        '(recent.status == "completed") & (recent.age <= lookback)',
-        '(recent.status == "completed") & (recent.age < lookback)',
-        ORDER_TABLE_TESTS,
     ),
     # lines of orders spanning several seconds (features/order_table.py, their spend)
     _m(

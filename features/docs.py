@@ -57,18 +57,14 @@ Generated from `features/catalog.py` (catalog version {version}) by
   `features.duckdb`) or `spark` (PySpark local mode, settings in `features.spark`;
   needs Java 17). Both run the same Ibis expressions (`features/expressions.py`);
   `tests/features/test_spark_parity.py` checks they agree.
-- Batch plan: the lines of the last 365 days (or of the lookback, if longer), joined
-  once per cutoff, feed the product and category windows and the returned/cancelled
-  value, and name the customers with a completed line in some cutoff's lookback; only
-  those customers' lines (all of them, every status) go on to one group-by per order,
-  before any cutoff (`features/order_table.py`: each order's earliest completed and
-  cancelled line and its completed spend), which feeds the order counts, gaps,
-  cancellations, every spend window and the label for every cutoff. A customer who
-  left before every cutoff's lookback costs no order-table row and no gap window.
+- Batch plan: one group-by of the lines per order, before any cutoff
+  (`features/order_table.py`: each order's earliest completed and cancelled line and
+  its completed spend), feeds the order counts, gaps, cancellations, every spend
+  window and the label for every cutoff; the lines of the last 365 days, joined once
+  per cutoff, feed the product and category windows and the returned/cancelled value.
   Orders whose completed lines span several seconds are re-read line by line, so the
   shortcuts are exact; `tests/features/test_batch_plan.py` checks them against a
-  brute-force computation, and that the population query equals the query over every
-  customer cut to the population, feature for feature.
+  brute-force computation.
 - Online: `features.build_online(orders, as_of, params, *, columns=None)` takes one or
   a few customers' canonical order lines (records or a DataFrame) and returns the
   columns of `latest.parquet`. It evaluates the same definitions in-process with numpy

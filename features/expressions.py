@@ -39,7 +39,7 @@ from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 MICROS = 1_000_000
 SHARE_UNITS = 1e12
-LAST_YEAR_DAYS = 365  # the longest spend/product/category window (see _join_last_year)
+LAST_YEAR_DAYS = 365  # the longest product/category window (see _join_last_year)
 
 # ``cutoff_s`` = whole epoch seconds of ``cutoff``, precomputed so no row pays for it.
 SIGNAL_NAMES = frozenset(f.name for f in SIGNAL_CATALOG)
@@ -179,37 +179,20 @@ def _undone_aggregates(recent: ir.Table) -> ir.Table:
     )
 
 
-def _join_last_year(lines: ir.Table, cutoffs: ir.Table, params: FeatureParams) -> ir.Table:
-    """``lines`` joined to each cutoff ``T`` with ``ts`` in ``[T - D, T)``, with
-    ``age = T - ts``, ``D`` the longer of 365 days and the population lookback: the
-    lines of every spend, product and category window, and of the population.
+def _join_last_year(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    """``lines`` joined to each cutoff ``T`` with ``ts`` in ``[T - 365 days, T)``, with
+    ``age = T - ts``: the lines of the returned/cancelled value, product and category
+    windows.
 
-    Every one of those windows lies within the last 365 days (lifetime spend comes from
-    the order table; each aggregate states its own window), so older lines are dropped
-    at the join instead of being carried through the group-bys; the joined lines are
-    shared by the aggregations and :func:`_population_lines`.
+    Every one of those windows lies within the last 365 days (every spend window comes
+    from the order table), so older lines are dropped at the join instead of being
+    carried through the group-bys; the joined lines are shared by the aggregations.
     """
-    days = max(LAST_YEAR_DAYS, params.lookback_days)
     j = lines.join(
         cutoffs,
-        (lines.ts < cutoffs.cutoff_s) & _within(cutoffs.cutoff_s - lines.ts, days),
+        (lines.ts < cutoffs.cutoff_s) & _within(cutoffs.cutoff_s - lines.ts, LAST_YEAR_DAYS),
     )
     return j.mutate(age=j.cutoff_s - j.ts)
-
-
-def _population_lines(lines: ir.Table, recent: ir.Table, params: FeatureParams) -> ir.Table:
-    """Every line of the customers with a completed line in ``[T - lookback, T)`` for
-    some cutoff ``T`` (``recent``: :func:`_join_last_year`).
-
-    That is a superset of the population (:func:`features.labels.in_population`: an
-    order's time is its earliest completed line, so an order in the lookback has a
-    completed line there), and a customer is kept or dropped whole, so the lifetime
-    statistics (the order table, its gap window, the label) are exact for every
-    customer of the output and are not computed for the customers who left long ago.
-    """
-    lookback = params.lookback_days * SECONDS_PER_DAY_INT
-    active = recent.filter((recent.status == "completed") & (recent.age <= lookback))
-    return lines.semi_join(active.select("customer_id").distinct(), "customer_id")
 
 
 def _product_aggregates(recent: ir.Table) -> ir.Table:
@@ -360,13 +343,11 @@ def feature_table(
     order, then ``label`` when ``labelled``.
     """
     lines = _lines(orders)
-    recent = _join_last_year(lines, cutoffs, params)
-    if population_only:
-        lines = _population_lines(lines, recent, params)
     ords = order_table(lines)
     base = _order_aggregates(ords, cutoffs)
     base = in_population(base, params) if population_only else base.filter(base.orders_lifetime > 0)
     done_split = split_lines(lines, ords)
+    recent = _join_last_year(lines, cutoffs)
     undone, split = _undone_aggregates(recent), _split_aggregates(done_split, cutoffs)
     t = base.left_join(undone, list(KEYS)).left_join(split, list(KEYS))
     t = t.select(  # windows with no line count as 0

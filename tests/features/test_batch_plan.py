@@ -196,12 +196,13 @@ def test_batch_plan_equals_brute_force(
     st.lists(line, min_size=1, max_size=30),
     st.fixed_dictionaries({f"o{i}": offset for i in range(1, 7)}),
 )
-def test_population_pruning_changes_no_feature(
+def test_population_is_every_customer_cut_to_the_lookback(
     lines: list[dict[str, object]], shared: dict[str, int]
 ) -> None:
-    """The population query reads the lifetime of only the customers with a completed
-    line in some cutoff's lookback: every feature (gaps, tenure, lifetime spend, the
-    label included) equals the query over every customer, cut to the population."""
+    """The population query equals the query over every customer (the online path's),
+    cut to the customers whose last order lies within the lookback: every feature
+    (gaps, tenure, lifetime spend, the label included), whatever the population
+    filter does to the plan."""
     rows = _frame(lines, shared)
     everyone = batch(rows, population_only=False)
     within = everyone["days_since_last_order"] <= PARAMS.lookback_days
