@@ -160,7 +160,10 @@ def end_open_run_failed(attempts: int = 50, pause: float = 0.2) -> bool:
     """End the run a signal interrupted as FAILED, retrying while SQLite is locked.
 
     The signal can land inside one of MLflow's own store transactions; the run's normal
-    end then meets ``database is locked`` until that interrupted connection is released.
+    end then meets ``database is locked`` until that interrupted connection is released,
+    which needs the interrupted frames gone: call this outside the ``except`` block that
+    caught the signal (its traceback keeps them alive; each locked attempt waits on
+    SQLite's busy timeout, 20 s or more).
     """
     run_id, uri = TERMINATION["run_id"], TERMINATION["uri"]
     if run_id is None or uri is None:

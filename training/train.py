@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.registry.enabled
         else None
     )
+    result = None
     try:
         with live_progress():
             result = run(
@@ -215,15 +216,18 @@ def main(argv: list[str] | None = None) -> int:
                 args.test_scores,
             )
     except BaseException as exc:  # a signal may surface as a store error while unwinding
-        signum = TERMINATION["signum"]
-        if signum is None:
+        if TERMINATION["signum"] is None:
             raise
+        logger.debug("unwound with %r", exc)
+    if result is None:  # interrupted: the run is ended outside the except block, whose
+        # traceback would keep the interrupted frames, and any store transaction they
+        # hold, alive (every retry would then meet "database is locked")
+        signum = int(TERMINATION["signum"])
         ended = end_open_run_failed()
         state = "the MLflow run is FAILED" if ended else "the MLflow run could not be closed"
         Console(stderr=True).print(
             f"[bold red]train interrupted ({signal.Signals(signum).name}); {state}[/]"
         )
-        logger.debug("unwound with %r", exc)
         return 128 + signum
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(tracked_report(result), indent=2, default=str))

@@ -16,18 +16,26 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+import training.train as train_stage
 from bundle.model import ChurnModel, bundle_digest
 from config.training import RegistryParams
 from tests.serving.conftest import snapshot as make_snapshot
 from tests.serving.conftest import train_model
 from tests.training.conftest import make_snapshots, write_params
-from training.tracking import DIGEST_TAG, Terminated, fail_runs_on_signals, log_and_register
+from training.tracking import (
+    DIGEST_TAG,
+    TERMINATION,
+    Terminated,
+    fail_runs_on_signals,
+    log_and_register,
+)
 
 NAME = "churn-lgbm"
 
@@ -168,3 +176,39 @@ def _running(db: Path) -> bool:
             )
     except sqlite3.Error:
         return False
+
+
+def test_a_signal_inside_a_store_write_still_ends_the_run_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signals: None
+) -> None:
+    """SIGTERM while a frame of the train stage holds a write transaction on the SQLite
+    store (as when it lands inside one of MLflow's own writes): the interrupted frame
+    must be released before the run is ended, or every retry meets the lock."""
+    db = tmp_path / "mlflow.db"
+    params = write_params(tmp_path / "params.yaml", f"sqlite:///{db}")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    def interrupted_write(*_: object, **__: object) -> None:
+        uri = f"sqlite:///{db}"
+        client = MlflowClient(tracking_uri=uri)
+        run = client.create_run(client.create_experiment("e"))
+        TERMINATION.update(run_id=run.info.run_id, uri=uri)
+        lock = sqlite3.connect(db, timeout=0)  # the interrupted write, held by this frame
+        lock.execute("BEGIN IMMEDIATE")
+        lock.execute("UPDATE runs SET name = name")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(train_stage, "run", interrupted_write)
+    monkeypatch.setattr(train_stage, "end_open_run_failed", _fast(train_stage.end_open_run_failed))
+    snaps = tmp_path / "snapshots.parquet"
+    make_snapshots(n_customers=50).to_parquet(snaps)
+    argv = ["--params", str(params), "--snapshots", str(snaps)]
+    for flag in ("--model-dir", "--baselines", "--report", "--test-scores"):
+        argv += [flag, str(tmp_path / flag.strip("-"))]
+    assert train_stage.main(argv) == 128 + signal.SIGTERM
+    assert list(_runs(f"sqlite:///{db}")["status"]) == ["FAILED"]
+
+
+def _fast(end: Any) -> Any:
+    """``end_open_run_failed`` with 3 short attempts: a lock still held fails the test."""
+    return lambda: end(attempts=3, pause=0.05)
