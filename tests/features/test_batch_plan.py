@@ -59,6 +59,13 @@ line = st.fixed_dictionaries(
 )
 
 
+# random lines of up to 30, and each order's shared second (for lines without their own)
+HISTORY = (
+    st.lists(line, min_size=1, max_size=30),
+    st.fixed_dictionaries({f"o{i}": offset for i in range(1, 7)}),
+)
+
+
 def _frame(lines: list[dict[str, object]], shared: dict[str, int]) -> pd.DataFrame:
     rows = pd.DataFrame(lines)
     seconds = np.where(rows["own_time"], rows["offset"], rows["order_id"].map(shared))
@@ -179,10 +186,7 @@ def _normal(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @settings(max_examples=examples(80), suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(line, min_size=1, max_size=30),
-    st.fixed_dictionaries({f"o{i}": offset for i in range(1, 7)}),
-)
+@given(*HISTORY)
 def test_batch_plan_equals_brute_force(
     lines: list[dict[str, object]], shared: dict[str, int]
 ) -> None:
@@ -192,10 +196,7 @@ def test_batch_plan_equals_brute_force(
 
 
 @settings(max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(line, min_size=1, max_size=30),
-    st.fixed_dictionaries({f"o{i}": offset for i in range(1, 7)}),
-)
+@given(*HISTORY)
 def test_population_is_every_customer_cut_to_the_lookback(
     lines: list[dict[str, object]], shared: dict[str, int]
 ) -> None:
