@@ -85,9 +85,7 @@ def _between(age: ir.IntegerValue, after: int, until: int) -> ir.BooleanValue:
 
 def _lines(orders: ir.Table) -> ir.Table:
     """Order lines with time in whole epoch seconds and money in integer micros.
-
-    (Pre-summing lines per order and second was tried: it pays off only with many
-    lines per order, and costs one more large group-by otherwise.)
+    (Pre-summing lines per order and second paid off only with many lines per order.)
     """
     return orders.select(
         "customer_id",
@@ -103,6 +101,7 @@ def _lines(orders: ir.Table) -> ir.Table:
 # Spend windows (after, until) in days: ``order_ts`` in ``[T - until, T - after)``.
 SPEND_WINDOWS = {"30d": (0, 30), "90d": (0, 90), "180d": (0, 180), "365d": (0, 365)}
 SPEND_WINDOWS["prev90"] = (90, 180)
+UNDONE = ("undone_365d", "undone_90d", "undone_prev90")
 
 
 def _spend_sums(
@@ -152,19 +151,14 @@ def _order_aggregates(ords: ir.Table, cutoffs: ir.Table) -> ir.Table:
 
 
 def _split_aggregates(split: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    """Per (customer, cutoff): the lifetime and window spend of the ``split`` lines
-    (:func:`features.order_table.split_lines`) before ``T``, ``split_<window>``.
-
-    Added to the one-second orders' sums of :func:`_order_aggregates`, these are the
-    spend features: every completed line before T counted once, in integer micros.
-    """
+    """Per (customer, cutoff): the lifetime and window spend (``split_<window>``) of the
+    ``split`` lines (:func:`features.order_table.split_lines`) before ``T``; added to
+    the one-second orders' sums of :func:`_order_aggregates`, every completed line
+    before T counts once, in integer micros."""
     j = split.join(cutoffs, split.ts < cutoffs.cutoff_s)
     return j.group_by(list(KEYS)).aggregate(
         **_spend_sums(j.money, j.cutoff_s - j.ts, None, "split_")
     )
-
-
-_UNDONE = ("undone_365d", "undone_90d", "undone_prev90")
 
 
 def _undone_aggregates(recent: ir.Table) -> ir.Table:
@@ -352,7 +346,7 @@ def feature_table(
     t = base.left_join(undone, list(KEYS)).left_join(split, list(KEYS))
     t = t.select(  # windows with no line count as 0
         *[base[c] for c in base.columns],
-        **{c: _zero(undone[c]) for c in _UNDONE},
+        **{c: _zero(undone[c]) for c in UNDONE},
         **{
             f"spend_{w}": _zero(base[f"one_second_{w}"]) + _zero(split[f"split_{w}"])
             for w in ("lifetime", *SPEND_WINDOWS)

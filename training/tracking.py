@@ -13,7 +13,8 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,14 @@ def log_and_register(
     signature = infer_signature(
         example, pd.DataFrame({"churn_probability": model.predict_proba(example)})
     )
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        TERMINATION.update(run_id=run.info.run_id, uri=uri)
+    try:
+        with signals_deferred():  # the RUNNING run is noted before a signal ends the stage
+            active = mlflow.start_run(experiment_id=experiment_id)
+            TERMINATION.update(run_id=active.info.run_id, uri=uri)
+    except Terminated:
+        mlflow.end_run("FAILED")  # else MLflow's exit hook would end it FINISHED
+        raise
+    with active as run:
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
         mlflow.log_metrics(numeric)
         mlflow.set_tags({**tags, DIGEST_TAG: digest})
@@ -141,9 +148,11 @@ def log_and_register(
                 input_example=example,
                 pip_requirements=_requirements(),
             )
-            registered = mlflow.register_model(
-                info.model_uri, registry.model_name, tags={DIGEST_TAG: digest}
-            )
+            with signals_deferred():  # a version exists only for a FINISHED run
+                registered = mlflow.register_model(
+                    info.model_uri, registry.model_name, tags={DIGEST_TAG: digest}
+                )
+                mlflow.end_run()
             model_version = str(registered.version)
     verb = "reused" if reused is not None else "registered"
     logger.info(
@@ -153,31 +162,50 @@ def log_and_register(
 
 
 #: The signal that ended training (None while running) and the MLflow run left open.
-TERMINATION: dict[str, Any] = {"signum": None, "run_id": None, "uri": None}
+TERMINATION: dict[str, Any] = {"signum": None, "run_id": None, "uri": None, "deferred": False}
 
 
-def end_open_run_failed(attempts: int = 50, pause: float = 0.2) -> bool:
+def end_open_run_failed(attempts: int = 50, pause: float = 0.2) -> str | None:
     """End the run a signal interrupted as FAILED, retrying while SQLite is locked.
 
-    The signal can land inside one of MLflow's own store transactions; the run's normal
-    end then meets ``database is locked`` until that interrupted connection is released,
-    which needs the interrupted frames gone: call this outside the ``except`` block that
-    caught the signal (its traceback keeps them alive; each locked attempt waits on
-    SQLite's busy timeout, 20 s or more).
+    Returns the run's final status (``FAILED``, or ``FINISHED`` when the run had ended
+    before the signal took effect; ``None`` without a run), or ``"unknown"`` when the
+    store stayed locked. The signal can land inside one of MLflow's own store
+    transactions; the run's end then meets ``database is locked`` until that
+    interrupted connection is released, which needs the interrupted frames gone: call
+    this outside the ``except`` block that caught the signal (its traceback keeps them
+    alive; each locked attempt waits on SQLite's busy timeout, 20 s or more).
     """
     run_id, uri = TERMINATION["run_id"], TERMINATION["uri"]
     if run_id is None or uri is None:
-        return True
+        return None
     for _ in range(attempts):
         gc.collect()  # closes the interrupted session's connection
         try:
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-            if client.get_run(run_id).info.status == "RUNNING":
+            status = str(client.get_run(run_id).info.status)
+            if status == "RUNNING":
                 client.set_terminated(run_id, "FAILED")
-            return True
+                status = "FAILED"
+            return status
         except MlflowException:
             time.sleep(pause)
-    return False
+    return "unknown"
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold a SIGINT/SIGTERM (:func:`fail_runs_on_signals`) until the block ends, then
+    raise it: the store changes inside (a run started and noted, a version registered
+    and its run ended) happen together or not at all."""
+    before = TERMINATION["signum"]  # a signal of an earlier block was raised there
+    TERMINATION["deferred"] = True
+    try:
+        yield
+    finally:
+        TERMINATION["deferred"] = False
+    if before is None and TERMINATION["signum"] is not None:
+        raise Terminated(TERMINATION["signum"])
 
 
 class Terminated(BaseException):
@@ -199,8 +227,9 @@ def fail_runs_on_signals() -> None:
     def _raise(signum: int, _frame: object) -> None:
         if TERMINATION["signum"] is None:  # a second signal while unwinding is ignored
             TERMINATION["signum"] = signum
-            raise Terminated(signum)
+            if not TERMINATION["deferred"]:  # else raised when the block ends
+                raise Terminated(signum)
 
-    TERMINATION.update(signum=None, run_id=None, uri=None)
+    TERMINATION.update(signum=None, run_id=None, uri=None, deferred=False)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _raise)

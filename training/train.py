@@ -223,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         # traceback would keep the interrupted frames, and any store transaction they
         # hold, alive (every retry would then meet "database is locked")
         signum = int(TERMINATION["signum"])
-        ended = end_open_run_failed()
-        state = "the MLflow run is FAILED" if ended else "the MLflow run could not be closed"
+        status = end_open_run_failed()
+        state = {
+            "FAILED": "the MLflow run is FAILED",
+            "FINISHED": "the MLflow run had finished before the signal took effect",
+            None: "no MLflow run was open",
+        }.get(status, "the MLflow run could not be closed")
         Console(stderr=True).print(
             f"[bold red]train interrupted ({signal.Signals(signum).name}); {state}[/]"
         )

@@ -33,6 +33,7 @@ from training.tracking import (
     DIGEST_TAG,
     TERMINATION,
     Terminated,
+    end_open_run_failed,
     fail_runs_on_signals,
     log_and_register,
 )
@@ -105,6 +106,50 @@ def test_sigterm_during_logging_ends_the_run_failed(
         _log(uri, bundle, model)
     assert list(_runs(uri)["status"]) == ["FAILED"]
     assert _versions(uri) == []  # nothing registered from an interrupted run
+
+
+def _then_sigterm(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> None:
+    """``owner.name`` runs, then SIGTERM arrives (the signal lands right after it)."""
+    original = getattr(owner, name)
+
+    def wrapped(*args: object, **kwargs: object) -> object:
+        out = original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+def test_sigterm_right_after_the_run_is_created_ends_it_failed(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signals: None
+) -> None:
+    """The run's RUNNING row exists before the stage has noted its id: the signal waits
+    until it has, so the run still ends FAILED (not RUNNING, not FINISHED at exit)."""
+    model = train_model(seed=1)
+    bundle = model.save(tmp_path / "a")
+    fail_runs_on_signals()
+    _then_sigterm(monkeypatch, MlflowClient, "create_run")
+    with pytest.raises(Terminated):
+        _log(uri, bundle, model)
+    assert end_open_run_failed() == "FAILED"
+    assert list(_runs(uri)["status"]) == ["FAILED"]
+    assert _versions(uri) == []
+
+
+def test_sigterm_during_registration_leaves_a_finished_run_with_its_version(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signals: None
+) -> None:
+    """A version is registered only together with its run's end: a signal during the
+    registration takes effect after both, never leaving a version of a FAILED run."""
+    model = train_model(seed=1)
+    bundle = model.save(tmp_path / "a")
+    fail_runs_on_signals()
+    _then_sigterm(monkeypatch, mlflow, "register_model")
+    with pytest.raises(Terminated):
+        _log(uri, bundle, model)
+    assert end_open_run_failed() == "FINISHED"
+    assert list(_runs(uri)["status"]) == ["FINISHED"]
+    assert _versions(uri) == ["1"]
 
 
 def test_an_exception_ends_the_run_failed_and_registers_nothing(
