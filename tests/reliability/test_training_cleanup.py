@@ -108,16 +108,25 @@ def test_sigterm_during_logging_ends_the_run_failed(
     assert _versions(uri) == []  # nothing registered from an interrupted run
 
 
-def _then_sigterm(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> None:
-    """``owner.name`` runs, then SIGTERM arrives (the signal lands right after it)."""
+def _log_with_sigterm_after(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, owner: object, name: str
+) -> str | None:
+    """Log a bundle with SIGTERM arriving right after ``owner.name`` returns; the run's
+    final status as the stage's signal path leaves it."""
+    model = train_model(seed=1)
+    bundle = model.save(tmp_path / "a")
+    fail_runs_on_signals()
     original = getattr(owner, name)
 
-    def wrapped(*args: object, **kwargs: object) -> object:
+    def then_sigterm(*args: object, **kwargs: object) -> object:
         out = original(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGTERM)
         return out
 
-    monkeypatch.setattr(owner, name, wrapped)
+    monkeypatch.setattr(owner, name, then_sigterm)
+    with pytest.raises(Terminated):
+        _log(uri, bundle, model)
+    return end_open_run_failed()
 
 
 def test_sigterm_right_after_the_run_is_created_ends_it_failed(
@@ -125,13 +134,8 @@ def test_sigterm_right_after_the_run_is_created_ends_it_failed(
 ) -> None:
     """The run's RUNNING row exists before the stage has noted its id: the signal waits
     until it has, so the run still ends FAILED (not RUNNING, not FINISHED at exit)."""
-    model = train_model(seed=1)
-    bundle = model.save(tmp_path / "a")
-    fail_runs_on_signals()
-    _then_sigterm(monkeypatch, MlflowClient, "create_run")
-    with pytest.raises(Terminated):
-        _log(uri, bundle, model)
-    assert end_open_run_failed() == "FAILED"
+    status = _log_with_sigterm_after(uri, tmp_path, monkeypatch, MlflowClient, "create_run")
+    assert status == "FAILED"
     assert list(_runs(uri)["status"]) == ["FAILED"]
     assert _versions(uri) == []
 
@@ -141,13 +145,8 @@ def test_sigterm_during_registration_leaves_a_finished_run_with_its_version(
 ) -> None:
     """A version is registered only together with its run's end: a signal during the
     registration takes effect after both, never leaving a version of a FAILED run."""
-    model = train_model(seed=1)
-    bundle = model.save(tmp_path / "a")
-    fail_runs_on_signals()
-    _then_sigterm(monkeypatch, mlflow, "register_model")
-    with pytest.raises(Terminated):
-        _log(uri, bundle, model)
-    assert end_open_run_failed() == "FINISHED"
+    status = _log_with_sigterm_after(uri, tmp_path, monkeypatch, mlflow, "register_model")
+    assert status == "FINISHED"
     assert list(_runs(uri)["status"]) == ["FINISHED"]
     assert _versions(uri) == ["1"]
 
