@@ -102,6 +102,11 @@ def generate(path: Path, rows: int, customers: int, seed: int, *, clustered: boo
         con.close()
 
 
+def _layout(args: argparse.Namespace) -> str:
+    """The data layout's name (``--clustered``), in the report and the file name."""
+    return "clustered" if args.clustered else "spread"
+
+
 def _timed(fn: Any, repeats: int) -> tuple[Any, list[float], list[float]]:
     """Run ``fn`` ``repeats`` times; its last result, wall and CPU seconds per run.
 
@@ -232,7 +237,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     cpu = {k: Spread.of(results[k]["cpus"]) for k in ("floor", "features")}
     summary: dict[str, Any] = {
         "rows": args.rows,
-        "layout": "clustered" if args.clustered else "spread",
+        "layout": _layout(args),
         "customers": args.customers,
         **wall["floor"].as_dict("floor_seconds"),
         **wall["features"].as_dict("features_seconds"),
@@ -309,8 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        layout = "clustered" if args.clustered else "spread"
-        data = workdir / f"orders_{args.rows}_{args.customers}_{args.seed}_{layout}.parquet"
+        data = workdir / f"orders_{args.rows}_{args.customers}_{args.seed}_{_layout(args)}.parquet"
         if not data.exists():
             start = time.perf_counter()
             generate(data, args.rows, args.customers, args.seed, clustered=args.clustered)

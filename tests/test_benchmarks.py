@@ -25,6 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "benchmarks" / "README.md"
 
 
+@pytest.mark.parametrize(("clustered", "low", "high"), [(False, 0.0, 0.01), (True, 0.9, 1.0)])
+def test_bench_features_streams_are_independent_unless_clustered(
+    clustered: bool, low: float, high: float
+) -> None:
+    """The generator's customer (stream 1) and order time (stream 2) are independent; the
+    old ``hash(seed, stream, key)`` (``--clustered``) correlated them at about -0.99."""
+    import duckdb
+
+    from benchmarks.bench_features import _u
+
+    u1, u2 = (_u(42, "i", k, clustered=clustered) for k in (1, 2))
+    ((corr,),) = duckdb.sql(f"SELECT corr({u1}, {u2}) FROM range(100000) t(i)").fetchall()
+    assert low <= abs(corr) <= high
+
+
 def test_spread_is_median_min_max() -> None:
     spread = Spread.of([3.0, 1.0, 10.0, 2.0])
     assert (spread.median, spread.min, spread.max, spread.runs) == (2.5, 1.0, 10.0, 4)
