@@ -251,8 +251,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
         "n_features": feats["n_features"],
         **{f"online_{k}": v for k, v in results.get("online", {}).items() if k != "peak_rss_mb"},
     }
-    layout = "clustered" if args.clustered else "spread"
-    table = Table(title=f"features: {args.rows:,} lines, {args.customers:,} customers ({layout})")
+    title = f"features: {args.rows:,} lines, {args.customers:,} customers ({_layout(args)})"
+    table = Table(title=title)
     for col in ("phase", "wall s: median (min-max)", "CPU s: median (min-max)", "peak RSS MB",
                 "rows out"):  # fmt: skip
         table.add_column(col)
