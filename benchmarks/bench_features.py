@@ -18,12 +18,14 @@ then times, each in a fresh subprocess so peak RSS is per phase:
 * ``features``: every catalog feature plus the label for one cutoff
   (``data_end - horizon``), fetched to pandas, with the DuckDB memory limit and spill
   directory from ``features.duckdb`` (overridable here);
+* ``core``: the operators every exact plan needs, alone (order de-duplication, the
+  gap window, distinct products: :mod:`benchmarks.feature_core`), for the same cutoff;
 * ``online``: ``build_online`` for one customer with ``--online-orders`` orders, p50/p95.
 
 Each batch phase runs ``--repeats`` times (>= 3); the median is reported with min and
 max, and the features/floor ratios (wall and CPU) are ratios of medians measured in the
 same invocation. ``--report FILE`` writes the summary JSON (``ratio_to_floor``,
-``cpu_ratio_to_floor``, ``online_p50_ms``, ``rss_peak_mb``, ...).
+``cpu_ratio_to_floor``, ``core_cpu_ratio_to_floor``, ``online_p50_ms``, ``rss_peak_mb``, ...).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.feature_core import core_sql
 from benchmarks.stats import (
     Spread,
     cpu_seconds,
@@ -54,10 +57,11 @@ from benchmarks.stats import (
 )
 from config.base import load_section, read_params
 from config.features import FeatureParams
-from features.engines import DuckDBEngine, connect_duckdb
+from features.engines import DuckDBEngine, connect_duckdb, cutoff_frame
 from features.schedule import build_schedule
 
 console = Console()
+BATCH_PHASES = ("floor", "features", "core")
 
 
 def _u(seed: int, key: str, stream: int, *, clustered: bool = False) -> str:
@@ -97,6 +101,7 @@ def generate(path: Path, rows: int, customers: int, seed: int, *, clustered: boo
     """
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.execute(sql)
     finally:
         con.close()
@@ -137,7 +142,7 @@ def phase_features(path: Path, params: FeatureParams, repeats: int) -> dict[str,
     """Time every feature + label for one cutoff through the batch engine."""
     engine = DuckDBEngine(path, params)
     try:
-        cutoff = build_schedule(*engine.bounds(), params).labelled[-1]
+        cutoff = _cutoff(engine, params)
         frame, walls, cpus = _timed(lambda: engine.features([cutoff], labelled=True), repeats)
     finally:
         engine.close()
@@ -148,6 +153,25 @@ def phase_features(path: Path, params: FeatureParams, repeats: int) -> dict[str,
         "n_features": frame.shape[1] - 3,
         "cutoff": cutoff.isoformat(),
     }
+
+
+def _cutoff(engine: DuckDBEngine, params: FeatureParams) -> pd.Timestamp:
+    """The benchmark's one cutoff: the latest labelled one of the schedule."""
+    return build_schedule(*engine.bounds(), params).labelled[-1]
+
+
+def phase_core(path: Path, params: FeatureParams, repeats: int) -> dict[str, Any]:
+    """Time the operators every exact plan needs (:mod:`benchmarks.feature_core`)."""
+    engine = DuckDBEngine(path, params)
+    try:
+        cutoff_s = int(cutoff_frame([_cutoff(engine, params)]).cutoff_s.iloc[0])
+        sql = core_sql(f"read_parquet('{path}')", cutoff_s)
+        frame, walls, cpus = _timed(
+            lambda: engine.con.sql(sql).to_arrow_table().to_pandas(), repeats
+        )
+    finally:
+        engine.close()
+    return {"walls": walls, "cpus": cpus, "rows_out": len(frame)}
 
 
 def phase_online(params: FeatureParams, n_orders: int, repeats: int, seed: int) -> dict[str, Any]:
@@ -211,6 +235,8 @@ def run_phase(args: argparse.Namespace) -> None:
         result = phase_floor(args.data, params, args.repeats)
     elif args.phase == "features":
         result = phase_features(args.data, params, args.repeats)
+    elif args.phase == "core":
+        result = phase_core(args.data, params, args.repeats)
     else:
         result = phase_online(params, args.online_orders, args.online_repeats, args.seed)
     result["peak_rss_mb"] = peak_rss_mb()
@@ -233,8 +259,8 @@ def _child(args: argparse.Namespace, phase: str, data: Path) -> dict[str, Any]:
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Print medians (min/max) side by side with the floor; return the summary."""
     floor, feats = results["floor"], results["features"]
-    wall = {k: Spread.of(results[k]["walls"]) for k in ("floor", "features")}
-    cpu = {k: Spread.of(results[k]["cpus"]) for k in ("floor", "features")}
+    wall = {k: Spread.of(results[k]["walls"]) for k in BATCH_PHASES}
+    cpu = {k: Spread.of(results[k]["cpus"]) for k in BATCH_PHASES}
     summary: dict[str, Any] = {
         "rows": args.rows,
         "layout": _layout(args),
@@ -245,6 +271,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
         **cpu["features"].as_dict("features_cpu_seconds"),
         "ratio_to_floor": wall["features"].median / wall["floor"].median,
         "cpu_ratio_to_floor": cpu["features"].median / cpu["floor"].median,
+        **cpu["core"].as_dict("core_cpu_seconds"),
+        "core_cpu_ratio_to_floor": cpu["core"].median / cpu["floor"].median,
         "floor_rss_peak_mb": floor["peak_rss_mb"],
         "rss_peak_mb": feats["peak_rss_mb"],
         "features_rows_out": feats["rows_out"],
@@ -256,7 +284,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     for col in ("phase", "wall s: median (min-max)", "CPU s: median (min-max)", "peak RSS MB",
                 "rows out"):  # fmt: skip
         table.add_column(col)
-    for name, res in (("floor", floor), ("features", feats)):
+    for name in BATCH_PHASES:
+        res = results[name]
         w, c = wall[name], cpu[name]
         table.add_row(name, f"{w.median:.2f} ({w.min:.2f}-{w.max:.2f})",
                       f"{c.median:.2f} ({c.min:.2f}-{c.max:.2f})",
@@ -264,7 +293,9 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     console.print(table)
     console.print(
         f"features / floor (medians, {args.repeats} runs each): "
-        f"wall {summary['ratio_to_floor']:.2f}x, CPU {summary['cpu_ratio_to_floor']:.2f}x"
+        f"wall {summary['ratio_to_floor']:.2f}x, CPU {summary['cpu_ratio_to_floor']:.2f}x; "
+        f"core alone (order de-duplication, gap window, distinct products): "
+        f"CPU {summary['core_cpu_ratio_to_floor']:.2f}x"
     )
     if "online" in results:
         on = results["online"]
@@ -296,7 +327,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="the data of the figures before 2026-12-02: each customer's orders within days",
     )
-    parser.add_argument("--phase", choices=["floor", "features", "online"], default=None)
+    parser.add_argument("--phase", choices=[*BATCH_PHASES, "online"], default=None)
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.seed is None:
@@ -319,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
             start = time.perf_counter()
             generate(data, args.rows, args.customers, args.seed, clustered=args.clustered)
             console.print(f"generated {data} in {time.perf_counter() - start:.1f} s")
-        results = {p: _child(args, p, data) for p in ("floor", "features")}
+        results = {p: _child(args, p, data) for p in BATCH_PHASES}
         if not args.skip_online:
             results["online"] = _child(args, "online", data)
     summary = report(args, results)

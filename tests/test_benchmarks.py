@@ -105,8 +105,9 @@ def test_quick_features_benchmark_through_run_all(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((tmp_path / "bench_features.json").read_text())
-    for key in ("ratio_to_floor", "cpu_ratio_to_floor", "online_p50_ms", "rss_peak_mb",
-                "loaded", "features_seconds_min", "features_seconds_max"):  # fmt: skip
+    for key in ("ratio_to_floor", "cpu_ratio_to_floor", "core_cpu_ratio_to_floor",
+                "online_p50_ms", "rss_peak_mb", "loaded", "features_seconds_min",
+                "features_seconds_max"):  # fmt: skip
         assert key in report, key
     assert report["features_seconds_runs"] == report["floor_seconds_runs"] == MIN_RUNS
     assert report["ratio_to_floor"] == pytest.approx(
@@ -142,3 +143,42 @@ def test_explain_states_and_uses_the_requested_shape(tmp_path: Path) -> None:
         report["explain_seconds"] / report["floor_seconds"]
     )
     assert report["max_abs_diff_vs_pred_contrib"] < 1e-9
+
+
+def test_bench_features_core_computes_the_engines_values(tmp_path: Path) -> None:
+    """The ``core`` phase times real work: its orders, recency, tenure, gap sums and
+    distinct products equal the feature engine's at the benchmark's cutoff, for every
+    customer of the engine's population."""
+    import numpy as np
+
+    from benchmarks.bench_features import _cutoff, _params, generate, parse_args
+    from benchmarks.feature_core import core_sql
+    from features.engines import DuckDBEngine, cutoff_frame
+
+    data = tmp_path / "orders.parquet"
+    generate(data, rows=40_000, customers=3_000, seed=7)
+    params = _params(parse_args([]))
+    engine = DuckDBEngine(data, params)
+    try:
+        cutoff = _cutoff(engine, params)
+        feats = engine.features([cutoff], labelled=False).set_index("customer_id")
+        cutoff_s = int(cutoff_frame([cutoff]).cutoff_s.iloc[0])
+        core = engine.con.sql(core_sql(f"read_parquet('{data}')", cutoff_s)).df()
+    finally:
+        engine.close()
+    core = core.set_index("customer_id").loc[feats.index]
+    assert len(feats) > 1_000 and (core.gap_n >= 2).sum() > 500
+    day = 86400.0
+    exact = {
+        "orders_lifetime": core.orders_lifetime,
+        "days_since_last_order": core.last_age / day,
+        "tenure_days": core.first_age / day,
+        "products_90d": core.products_90d,
+        "products_365d": core.products_365d,
+    }
+    for name, values in exact.items():
+        np.testing.assert_array_equal(feats[name].to_numpy(), values.to_numpy(), err_msg=name)
+    n, s1, s2 = (core[c].astype(float) for c in ("gap_n", "gap_sum", "gap_sq"))
+    np.testing.assert_allclose(feats.gap_mean_days, (s1 / n / day).where(n >= 1), rtol=1e-12)
+    std = np.sqrt((n * s2 - s1 * s1).clip(lower=0)) / n / day
+    np.testing.assert_allclose(feats.gap_std_days, std.where(n >= 2), rtol=1e-9)
