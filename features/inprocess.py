@@ -28,6 +28,7 @@ from features.labels import SECONDS_PER_DAY, SECONDS_PER_DAY_INT
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+INT64_SAFE = 2.0**62  # a bound on |sum| below this (with float slack) cannot overflow int64
 
 #: Catalog features this module computes (see :func:`features_for`).
 COMPUTED: frozenset[str] = frozenset(
@@ -94,10 +95,21 @@ class _Groups:
     def count(self, mask: NDArray[np.bool_]) -> I64:
         return np.bincount(self.codes[mask], minlength=self.n).astype(np.int64)
 
-    def sum(self, values: I64, mask: NDArray[np.bool_]) -> I64:
-        out = np.zeros(self.n, dtype=np.int64)
-        np.add.at(out, self.codes[mask], values[mask])
-        return out
+    def sum(self, values: NDArray, mask: NDArray[np.bool_]) -> NDArray:
+        """Exact sums, as the batch engine's 128-bit ``SUM``: int64 when no partial sum
+        can leave its range, else Python integers (an object array; ``astype(float64)``
+        then rounds each exactly as DuckDB's HUGEINT -> DOUBLE cast does)."""
+        codes, picked = self.codes[mask], values[mask]
+        if picked.dtype != object:
+            bound = np.abs(picked.astype(np.float64)).max(initial=0.0) * len(picked)
+            if bound < INT64_SAFE:
+                out = np.zeros(self.n, dtype=np.int64)
+                np.add.at(out, codes, picked)
+                return out
+        exact = np.zeros(self.n, dtype=object)  # Python int 0s
+        for code, value in zip(codes.tolist(), picked.tolist(), strict=True):
+            exact[code] += int(value)
+        return exact
 
     def reduce(self, ufunc: np.ufunc, values: I64, mask: NDArray[np.bool_], init: int) -> I64:
         out = np.full(self.n, init, dtype=np.int64)

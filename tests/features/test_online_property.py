@@ -144,3 +144,26 @@ def test_the_in_process_path_is_the_one_measured(monkeypatch: pytest.MonkeyPatch
     got = build_online(frame, T, PARAMS)
     assert list(got.columns) == ["customer_id", "cutoff", *feature_names(ALL_COLUMNS)]
     assert got["days_since_last_order"].iloc[0] == pytest.approx(1.0 - 0.0)
+
+
+def test_sums_past_int64_stay_exact_online() -> None:
+    """9,300 lines at the ingest cap (1e9, ``data.max_abs_amount``) sum to 9.3e18 micros,
+    past int64: the batch engine sums in 128 bits, and the in-process path must not wrap
+    (it did: ``spend_30d`` came out -9.1e12)."""
+    n = 9_300
+    big = [
+        {"customer_id": "a", "order_id": f"o{i}", "before_s": DAY + i, "micros": 0,
+         "amount": 1e9, "status": "completed", "quantity": 1.0,
+         "product_id": f"p{i % 3}", "category": "xy"[i % 2]}
+        for i in range(n)
+    ]  # fmt: skip
+    small = {"customer_id": "b", "order_id": "b1", "before_s": 2 * DAY, "micros": 0,
+             "amount": 7.5, "status": "completed", "quantity": 1.0, "product_id": "p1",
+             "category": "x"}  # fmt: skip
+    frame = _frame([*big, small], ALL_COLUMNS)
+    got = build_online(frame, T, PARAMS, columns=frame.columns)
+    want = batch_features(frame, frozenset(frame.columns))
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    a = got.set_index("customer_id").loc["a"]
+    assert a["spend_30d"] == a["spend_lifetime"] == n * 1e9
+    assert a["aov_lifetime"] == 1e9
