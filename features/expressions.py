@@ -40,6 +40,7 @@ from ingest.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 MICROS = 1_000_000
 SHARE_UNITS = 1e12
 LAST_YEAR_DAYS = 365  # the longest product/category window (see _join_last_year)
+WIDE = "decimal(38, 0)"  # exact integers past int64: squared gaps, n * S2 - S1^2
 
 # ``cutoff_s`` = whole epoch seconds of ``cutoff``, precomputed so no row pays for it.
 SIGNAL_NAMES = frozenset(f.name for f in SIGNAL_CATALOG)
@@ -144,7 +145,7 @@ def _order_aggregates(ords: ir.Table, cutoffs: ir.Table) -> ir.Table:
         first_age=age.max(where=done),
         gap_n=j.gap.count(where=done),
         gap_sum=j.gap.sum(where=done),
-        gap_sq=(j.gap * j.gap).sum(where=done),
+        gap_sq=(j.gap.cast(WIDE) * j.gap.cast(WIDE)).sum(where=done),
         cancelled_orders_365d=j.count(where=cancelled & _within(j.cutoff_s - j.cancel_ts, 365)),
         **_spend_sums(j.one_second, age, done, "one_second_"),
     )
@@ -249,9 +250,7 @@ def _gap_std_days(t: ir.Table) -> ir.FloatingValue:
     ``n*S2 - S1^2`` is computed in DECIMAL(38, 0), so equal gaps give exactly 0 and
     every engine gets the same bits.
     """
-    n = t.gap_n.cast("decimal(38, 0)")
-    s1 = t.gap_sum.cast("decimal(38, 0)")
-    s2 = t.gap_sq.cast("decimal(38, 0)")
+    n, s1, s2 = t.gap_n.cast(WIDE), t.gap_sum.cast(WIDE), t.gap_sq.cast(WIDE)
     spread = (n * s2 - s1 * s1).cast("float64")
     return spread.sqrt() / t.gap_n.cast("float64") / SECONDS_PER_DAY
 

@@ -117,19 +117,12 @@ class _Groups:
         return out
 
 
-def _exact_to_double(value: int) -> float:
-    """DuckDB's DECIMAL(38, 0) -> DOUBLE cast: ``lower + upper * 2**64`` in doubles."""
-    lower, upper = value & (2**64 - 1), value >> 64
-    return float(lower) + float(upper) * 18446744073709551616.0
-
-
-def _gap_std_days(n: I64, s1: I64, s2: I64) -> F64:
-    """:func:`features.expressions._gap_std_days` with Python's exact integers."""
+def _gap_std_days(n: I64, s1: NDArray, s2: NDArray) -> F64:
+    """:func:`features.expressions._gap_std_days` with Python's exact integers; ``float``
+    rounds them to the nearest double, as DuckDB's (and Spark's) DECIMAL(38, 0) -> DOUBLE
+    cast does."""
     spread = np.array(
-        [
-            _exact_to_double(int(a) * int(c) - int(b) * int(b))
-            for a, b, c in zip(n, s1, s2, strict=True)
-        ],
+        [float(int(a) * int(c) - int(b) * int(b)) for a, b, c in zip(n, s1, s2, strict=True)],
         dtype=np.float64,
     )
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -218,8 +211,16 @@ def _order_aggregates(lines: OrderLines, n: int) -> dict[str, I64]:
         "first_age": g.reduce(np.maximum, age, before, -1),
         "gap_n": g.count(gapped),
         "gap_sum": g.sum(gap, gapped),
-        "gap_sq": g.sum(gap * gap, gapped),
+        "gap_sq": g.sum(_squares(gap), gapped),
     }
+
+
+def _squares(values: I64) -> NDArray:
+    """``values ** 2``, exact: Python integers once a square could leave int64 (a gap of
+    over 96 years, possible with an early ``data.min_date``)."""
+    if np.abs(values.astype(np.float64)).max(initial=0.0) ** 2 < INT64_SAFE:
+        return values * values
+    return np.array([v * v for v in values.tolist()], dtype=object)
 
 
 def _cancel_aggregates(lines: OrderLines, n: int) -> dict[str, I64]:

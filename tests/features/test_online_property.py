@@ -167,3 +167,32 @@ def test_sums_past_int64_stay_exact_online() -> None:
     a = got.set_index("customer_id").loc["a"]
     assert a["spend_30d"] == a["spend_lifetime"] == n * 1e9
     assert a["aov_lifetime"] == 1e9
+
+
+# One order ~31 years before T (inside the default data.min_date) and 30 in the last
+# year: n * S2 - S1^2 passes 2^64, where the old split cast lost the last bit.
+OLD_AND_RECENT = [976142729, 31300710, 30945566, 29363057, 27328973, 26824323, 26774257,
+                  23708267, 20239552, 20008067, 19717157, 18497460, 18369069, 18361996,
+                  18128910, 17043660, 16417741, 14931355, 12915140, 11165255, 10739251,
+                  10638327, 10114876, 9767383, 9652177, 6818323, 4187953, 3659375, 3074663,
+                  3060700, 2699314]  # fmt: skip
+CENTURY_GAP = [100 * 365 * DAY, 2 * DAY, DAY]  # a squared gap past int64 (min_date 1900)
+
+
+@pytest.mark.parametrize("ages", [OLD_AND_RECENT, CENTURY_GAP], ids=["old_and_recent", "century"])
+def test_gap_spread_past_int64_is_exact_on_both_paths(ages: list[int]) -> None:
+    """Gap sums past int64 neither crash the batch query nor wrap online, and both round
+    ``n * S2 - S1^2`` to the nearest double (DuckDB's and Spark's decimal cast)."""
+    import numpy as np
+
+    frame = _frame(
+        [{"customer_id": "a", "order_id": f"o{i}", "before_s": s, "micros": 0, "amount": 10.0,
+          "status": "completed", "quantity": 1.0, "product_id": "p1", "category": "x"}
+         for i, s in enumerate(ages)],
+        ALL_COLUMNS,
+    )  # fmt: skip
+    got = build_online(frame, T, PARAMS, columns=frame.columns)
+    want = batch_features(frame, frozenset(frame.columns))
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    gaps = -np.diff(np.array(sorted(ages, reverse=True), dtype=np.float64))
+    assert got.gap_std_days.iloc[0] == pytest.approx(gaps.std() / DAY, rel=1e-12)

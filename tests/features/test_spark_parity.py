@@ -123,3 +123,41 @@ def test_duckdb_and_spark_agree_on_signal_features(tmp_path: Path) -> None:
     assert list(got.columns) == list(expected.columns)
     assert got.dtypes.equals(expected.dtypes)
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+
+
+def test_duckdb_and_spark_agree_on_gap_sums_past_int64(tmp_path: Path) -> None:
+    """A squared gap past int64 (a century between orders) and ``n * S2 - S1^2`` past
+    2^64: both engines compute them exactly and round them to the same double."""
+    if not java_available():
+        pytest.fail("Spark parity needs Java 17 on PATH; install a JDK (CI must run this test)")
+    from tests.features.test_online_property import (
+        ALL_COLUMNS,
+        CENTURY_GAP,
+        OLD_AND_RECENT,
+        T,
+        _frame,
+    )
+    from tests.features.test_online_property import PARAMS as ONLINE_PARAMS
+
+    rows = [
+        {"customer_id": customer, "order_id": f"{customer}{i}", "before_s": s, "micros": 0,
+         "amount": 10.0, "status": "completed", "quantity": 1.0, "product_id": "p1",
+         "category": "x"}
+        for customer, ages in (("a", OLD_AND_RECENT), ("b", CENTURY_GAP))
+        for i, s in enumerate(ages)
+    ]  # fmt: skip
+    path = tmp_path / "orders.parquet"
+    _frame(rows, ALL_COLUMNS).to_parquet(path, index=False)
+    params = ONLINE_PARAMS.model_copy(update={"lookback_days": 400})
+    duck = DuckDBEngine(path, params)
+    try:
+        expected = duck.features([T], labelled=False)
+    finally:
+        duck.close()
+    spark = SparkEngine(path, params.model_copy(update={"engine": "spark"}))
+    try:
+        got = spark.features([T], labelled=False)
+    finally:
+        spark.close()
+    assert len(expected) == 2 and expected.gap_std_days.notna().all()
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
