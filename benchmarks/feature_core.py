@@ -16,8 +16,8 @@ Three catalog feature groups fix most of the batch plan's cost, whatever its sha
 with a completed order before the cutoff), written directly in DuckDB SQL for one
 cutoff, with none of the other features, no cutoff join, no population filter, no
 label and no output order, and only the lines before the cutoff read past the scan
-(which a plan for many cutoffs and a label cannot do). Its CPU time over the floor's shows how much of a feature
-plan's ratio to the floor these operators take on their own;
+(which a plan for many cutoffs and a label cannot do). Its CPU time over the floor's
+shows how much of a feature plan's ratio to the floor these operators take on their own;
 ``tests/test_benchmarks.py`` checks that its values equal the feature engine's.
 """
 
