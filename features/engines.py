@@ -202,13 +202,17 @@ def _parquet_source(path: str | Path) -> str:
 
 
 def connect_duckdb(params: FeatureParams) -> duckdb.DuckDBPyConnection:
-    """In-memory DuckDB with the memory cap and spill directory from params."""
+    """In-memory DuckDB with the memory cap and spill directory from params, in UTC (a
+    time-zone-aware ``order_ts`` casts to its UTC time, as ingest and the online path
+    read it, whatever the machine's zone)."""
     config: dict[str, Any] = {"memory_limit": params.duckdb.memory_limit}
     if params.duckdb.temp_directory:
         config["temp_directory"] = params.duckdb.temp_directory
     if params.duckdb.threads:
         config["threads"] = params.duckdb.threads
-    return duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def run_sql(

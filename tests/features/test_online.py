@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +136,36 @@ def test_bad_input_names_the_field(
 def test_no_completed_order_before_as_of_gives_no_row(params: FeatureParams) -> None:
     frame = build_online([_record(order_ts="2024-07-01")], "2024-06-01", params)
     assert frame.empty
+
+
+def test_batch_engine_reads_zone_aware_times_in_utc_whatever_the_machine_zone(
+    tmp_path: Path, params: FeatureParams
+) -> None:
+    """A Parquet ``order_ts`` with a time zone is read as its UTC time by the batch
+    engine, as by ingest and :func:`build_online`, even where the machine's zone is
+    not UTC (DuckDB's session zone would otherwise shift it by the machine's offset)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    times = pd.to_datetime(["2024-05-01 23:00", "2024-05-20 23:30"]).tz_localize("UTC")
+    frame = pd.DataFrame({"customer_id": "c1", "order_id": ["o1", "o2"], "order_ts": times,
+                          "amount": 10.0, "status": "completed"})  # fmt: skip
+    path = tmp_path / "orders.parquet"
+    frame.to_parquet(path, index=False)
+    as_of = pd.Timestamp("2024-06-01")
+    script = textwrap.dedent(f"""
+        import json, pandas as pd
+        from config.features import FeatureParams
+        from features.engines import DuckDBEngine
+        engine = DuckDBEngine({str(path)!r}, FeatureParams(**{params.model_dump()!r}))
+        out = engine.features([pd.Timestamp({str(as_of)!r})], labelled=False)
+        print(json.dumps(float(out.days_since_last_order.iloc[0])))
+    """)  # fmt: skip
+    env = {**os.environ, "TZ": "Asia/Shanghai"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, cwd=ROOT, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    batch_days = json.loads(done.stdout.strip().splitlines()[-1])
+    online = build_online(frame.to_dict("records"), as_of, params)
+    assert batch_days == online.days_since_last_order.iloc[0] == (11 * 24 + 0.5) / 24
