@@ -96,20 +96,27 @@ class _Groups:
         return np.bincount(self.codes[mask], minlength=self.n).astype(np.int64)
 
     def sum(self, values: NDArray, mask: NDArray[np.bool_]) -> NDArray:
-        """Exact sums, as the batch engine's 128-bit ``SUM``: int64 when no partial sum
-        can leave its range, else Python integers (an object array; ``astype(float64)``
-        then rounds each exactly as DuckDB's HUGEINT -> DOUBLE cast does)."""
+        """Exact sums, as the batch engine's 128-bit ``SUM``: int64, except that the
+        groups whose sum of magnitudes could leave its range are summed in Python
+        integers (the result is then an object array; ``astype(float64)`` rounds each
+        exactly as DuckDB's HUGEINT -> DOUBLE cast does)."""
         codes, picked = self.codes[mask], values[mask]
-        if picked.dtype != object:
-            bound = np.abs(picked.astype(np.float64)).max(initial=0.0) * len(picked)
-            if bound < INT64_SAFE:
-                out = np.zeros(self.n, dtype=np.int64)
-                np.add.at(out, codes, picked)
+        if picked.dtype == object:
+            risky = np.ones(self.n, dtype=bool)
+            out = np.zeros(self.n, dtype=object)
+        else:
+            magnitude = np.bincount(
+                codes, weights=np.abs(picked.astype(np.float64)), minlength=self.n
+            )
+            risky = magnitude >= INT64_SAFE
+            out = np.zeros(self.n, dtype=np.int64)
+            np.add.at(out, codes, picked)
+            if not risky.any():
                 return out
-        exact = np.zeros(self.n, dtype=object)  # Python int 0s
-        for code, value in zip(codes.tolist(), picked.tolist(), strict=True):
-            exact[code] += int(value)
-        return exact
+            out = out.astype(object)
+        for group in np.flatnonzero(risky):
+            out[group] = sum((int(v) for v in picked[codes == group].tolist()), 0)
+        return out
 
     def reduce(self, ufunc: np.ufunc, values: I64, mask: NDArray[np.bool_], init: int) -> I64:
         out = np.full(self.n, init, dtype=np.int64)
