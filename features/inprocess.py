@@ -102,8 +102,7 @@ class _Groups:
         exactly as DuckDB's HUGEINT -> DOUBLE cast does)."""
         codes, picked = self.codes[mask], values[mask]
         if picked.dtype == object:
-            risky = np.ones(self.n, dtype=bool)
-            out = np.zeros(self.n, dtype=object)
+            out, slow = np.zeros(self.n, dtype=object), np.ones(len(codes), dtype=bool)
         else:
             magnitude = np.bincount(
                 codes, weights=np.abs(picked.astype(np.float64)), minlength=self.n
@@ -113,9 +112,10 @@ class _Groups:
             np.add.at(out, codes, picked)
             if not risky.any():
                 return out
-            out = out.astype(object)
-        for group in np.flatnonzero(risky):
-            out[group] = sum((int(v) for v in picked[codes == group].tolist()), 0)
+            out, slow = out.astype(object), risky[codes]
+            out[risky] = 0
+        for code, value in zip(codes[slow].tolist(), picked[slow].tolist(), strict=True):
+            out[code] += int(value)
         return out
 
     def reduce(self, ufunc: np.ufunc, values: I64, mask: NDArray[np.bool_], init: int) -> I64:
@@ -317,8 +317,10 @@ def _category_aggregates(lines: OrderLines, n: int, params: FeatureParams) -> di
 def _derive(t: dict[str, NDArray], params: FeatureParams) -> dict[str, NDArray]:
     """:func:`features.expressions._derive`, the same operations in the same order."""
     gap_n = t["gap_n"]
+    gap_std = _gap_std_days(gap_n, t["gap_sum"], t["gap_sq"])
     with np.errstate(divide="ignore", invalid="ignore"):
         gap_mean = t["gap_sum"].astype(np.float64) / gap_n.astype(np.float64) / SECONDS_PER_DAY
+        gap_cv = gap_std / gap_mean  # 0/0 where every order shares one second: masked
     usual_gap = np.where(
         gap_n >= 1, np.maximum(gap_mean, params.min_usual_gap_days), params.single_order_gap_days
     )
@@ -335,16 +337,10 @@ def _derive(t: dict[str, NDArray], params: FeatureParams) -> dict[str, NDArray]:
         "aov_lifetime": _ratio(t["spend_lifetime"], t["orders_lifetime"]) / MICROS,
         "aov_trend_90d": _ratio(aov_90, aov_prev) - 1.0,
         "gap_mean_days": np.where(gap_n >= 1, gap_mean, np.nan),
-        "gap_std_days": np.where(
-            gap_n >= 2, _gap_std_days(gap_n, t["gap_sum"], t["gap_sq"]), np.nan
-        ),
+        "gap_std_days": np.where(gap_n >= 2, gap_std, np.nan),
         "overdue_ratio": last_days / usual_gap,
         "overdue_days": np.where(gap_n >= 1, last_days - gap_mean, np.nan),
-        "gap_cv": np.where(
-            (gap_n >= 2) & (t["gap_sum"] > 0),
-            _gap_std_days(gap_n, t["gap_sum"], t["gap_sq"]) / gap_mean,
-            np.nan,
-        ),
+        "gap_cv": np.where((gap_n >= 2) & (t["gap_sum"] > 0), gap_cv, np.nan),
         "return_rate_365d": _ratio(t["undone_365d"], t["spend_365d"]),
         "cancel_rate_365d": _ratio(cancelled, t["orders_365d"] + cancelled),
         "return_rate_trend_90d": _ratio(t["undone_90d"], t["spend_90d"])
