@@ -23,7 +23,7 @@ shows how much of a feature plan's ratio to the floor these operators take on th
 
 from __future__ import annotations
 
-SECONDS_PER_DAY = 86400
+from features.labels import SECONDS_PER_DAY_INT as SECONDS_PER_DAY
 
 
 def core_sql(source: str, cutoff_s: int) -> str:

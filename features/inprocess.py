@@ -104,12 +104,12 @@ class _Groups:
         if picked.dtype == object:
             out, slow = np.zeros(self.n, dtype=object), np.ones(len(codes), dtype=bool)
         else:
-            magnitude = np.bincount(
-                codes, weights=np.abs(picked.astype(np.float64)), minlength=self.n
-            )
-            risky = magnitude >= INT64_SAFE
             out = np.zeros(self.n, dtype=np.int64)
             np.add.at(out, codes, picked)
+            magnitude = np.abs(picked.astype(np.float64))
+            if magnitude.max(initial=0.0) * len(picked) < INT64_SAFE:  # the usual case
+                return out
+            risky = np.bincount(codes, weights=magnitude, minlength=self.n) >= INT64_SAFE
             if not risky.any():
                 return out
             out, slow = out.astype(object), risky[codes]
